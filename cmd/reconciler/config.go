@@ -1,0 +1,181 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// envPrefix is the prefix of the environment variables that set flags:
+// --max-deletes is RECONCILER_MAX_DELETES.
+const envPrefix = "RECONCILER_"
+
+// envName is the environment variable for a flag.
+func envName(flag string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// applyEnv sets every flag of cmd that was not given on the command line
+// from its RECONCILER_* variable, so that flags win over the environment.
+func applyEnv(cmd *cobra.Command, env lookupEnv) error {
+	var errs []error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Changed {
+			return
+		}
+		v, ok := env(envName(f.Name))
+		if !ok {
+			return
+		}
+		if err := cmd.Flags().Set(f.Name, v); err != nil {
+			// The value may be a secret (RECONCILER_TOKEN): name the variable only.
+			errs = append(errs, fmt.Errorf("environment variable %s: invalid value for --%s", envName(f.Name), f.Name))
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// sourceOptions say where desired state comes from.
+type sourceOptions struct {
+	Source string // Git URL or local directory
+	Ref    string
+	Path   string
+
+	GitTokenFile      string
+	GitSSHKeyFile     string
+	GitKnownHostsFile string
+	GitCacheDir       string
+	GitPasswordFile   string
+	GitUsername       string
+	GitSSHPassFile    string
+	GitCACertFile     string
+	GitVerifyMode     string
+	GitPGPKeyringFile string
+	GitSSHSignersFile string
+}
+
+// gatewayOptions say how to reach one gateway's Admin API.
+type gatewayOptions struct {
+	Backend        string
+	Server         string
+	TokenFile      string
+	Token          string // discouraged: visible in the process table; prefer TokenFile
+	TokenTransport string
+	GatewayGroup   string
+	CACertFile     string
+	ClientCertFile string
+	ClientKeyFile  string
+	TLSSkipVerify  bool
+	Timeout        time.Duration
+	Concurrency    int
+}
+
+// syncOptions say what a sync may do.
+type syncOptions struct {
+	ManagedBy        string
+	Prune            bool
+	MaxDeletes       int
+	MaxDeletePercent float64
+	AllowEmpty       bool
+}
+
+// logOptions configure the logger.
+type logOptions struct {
+	Level  string
+	Format string
+}
+
+// commonOptions are the flags shared by diff, sync, dump and run.
+type commonOptions struct {
+	source  sourceOptions
+	gateway gatewayOptions
+	sync    syncOptions
+	log     logOptions
+}
+
+func addSourceFlags(fs *pflag.FlagSet, o *sourceOptions) {
+	fs.StringVar(&o.Source, "source", "", "Git URL (https://, ssh://, git@host:path, git://, file://) or local directory of the desired state")
+	fs.StringVar(&o.Ref, "ref", "", "Git branch, tag or full commit (default: the remote's HEAD)")
+	fs.StringVar(&o.Path, "path", "", "sub-directory of the repository or directory to load")
+	fs.StringVar(&o.GitTokenFile, "git-token-file", "", "file holding an HTTPS bearer token for Git")
+	fs.StringVar(&o.GitUsername, "git-username", "", "HTTPS basic-auth user name for Git (with --git-password-file)")
+	fs.StringVar(&o.GitPasswordFile, "git-password-file", "", "file holding the HTTPS basic-auth password for Git")
+	fs.StringVar(&o.GitSSHKeyFile, "git-ssh-key-file", "", "SSH private key file for Git")
+	fs.StringVar(&o.GitSSHPassFile, "git-ssh-passphrase-file", "", "file holding the SSH private key's passphrase")
+	fs.StringVar(&o.GitKnownHostsFile, "git-known-hosts-file", "", "known_hosts file for SSH (required with SSH)")
+	fs.StringVar(&o.GitCACertFile, "git-ca-cert-file", "", "CA bundle for HTTPS Git servers")
+	fs.StringVar(&o.GitCacheDir, "git-cache-dir", "", "directory for the Git object cache (default: a directory under the user cache dir)")
+	fs.StringVar(&o.GitVerifyMode, "git-verify", "", "commit signature verification: head, tag or tag-and-head (default: off)")
+	fs.StringVar(&o.GitPGPKeyringFile, "git-pgp-keyring-file", "", "armored PGP public keyring for --git-verify")
+	fs.StringVar(&o.GitSSHSignersFile, "git-ssh-allowed-signers-file", "", "SSH allowed-signers file for --git-verify")
+}
+
+func addGatewayFlags(fs *pflag.FlagSet, o *gatewayOptions) {
+	fs.StringVar(&o.Backend, "backend", "apisix", "Admin API flavour: apisix or api7ee")
+	fs.StringVar(&o.Server, "server", "http://127.0.0.1:9180", "Admin API base URL")
+	fs.StringVar(&o.TokenFile, "token-file", "", "file holding the Admin API token (re-read when it changes)")
+	fs.StringVar(&o.Token, "token", "", "Admin API token (prefer --token-file or RECONCILER_TOKEN)")
+	fs.StringVar(&o.TokenTransport, "token-transport", "header", "how the token is sent: header (X-API-KEY) or cookie")
+	fs.StringVar(&o.GatewayGroup, "gateway-group", "default", "API7 Enterprise gateway group name")
+	fs.StringVar(&o.CACertFile, "ca-cert", "", "CA bundle to verify the Admin API's certificate")
+	fs.StringVar(&o.ClientCertFile, "client-cert", "", "client certificate for mutual TLS")
+	fs.StringVar(&o.ClientKeyFile, "client-key", "", "client key for mutual TLS")
+	fs.BoolVar(&o.TLSSkipVerify, "tls-skip-verify", false, "do not verify the Admin API's certificate (insecure; warns and sets a metric)")
+	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "timeout of one Admin API request")
+	fs.IntVar(&o.Concurrency, "concurrency", 16, "Admin API requests in flight at once")
+}
+
+func addSyncFlags(fs *pflag.FlagSet, o *syncOptions) {
+	fs.StringVar(&o.ManagedBy, "managed-by", "reconciler", "value of the managed-by label that marks owned objects")
+	fs.BoolVar(&o.Prune, "prune", true, "delete owned objects that are no longer declared (--prune=false or --no-prune to keep them)")
+	fs.IntVar(&o.MaxDeletes, "max-deletes", 50, "refuse a plan that deletes more than this many objects")
+	fs.Float64Var(&o.MaxDeletePercent, "max-delete-percent", 25, "refuse a plan that deletes more than this percentage of the owned objects")
+	fs.BoolVar(&o.AllowEmpty, "allow-empty", false, "allow an empty desired state to delete every owned object")
+}
+
+func addLogFlags(fs *pflag.FlagSet, o *logOptions) {
+	fs.StringVar(&o.Level, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&o.Format, "log-format", "json", "log format: json or console")
+}
+
+// addNoPrune registers --no-prune as the negation of --prune.
+func addNoPrune(fs *pflag.FlagSet, o *syncOptions) {
+	fs.Var(negatedBool{&o.Prune}, "no-prune", "do not delete owned objects that are no longer declared")
+	fs.Lookup("no-prune").NoOptDefVal = "true"
+}
+
+type negatedBool struct{ p *bool }
+
+func (n negatedBool) String() string {
+	if n.p == nil {
+		return "false"
+	}
+	return fmt.Sprint(!*n.p)
+}
+
+func (n negatedBool) Set(s string) error {
+	switch s {
+	case "true", "1":
+		*n.p = false
+	case "false", "0":
+		*n.p = true
+	default:
+		return fmt.Errorf("invalid boolean %q", s)
+	}
+	return nil
+}
+
+func (negatedBool) Type() string { return "bool" }
+
+// addCommonFlags registers the flags shared by diff, sync, dump and run.
+func addCommonFlags(fs *pflag.FlagSet, o *commonOptions) {
+	addSourceFlags(fs, &o.source)
+	addGatewayFlags(fs, &o.gateway)
+	addSyncFlags(fs, &o.sync)
+	addNoPrune(fs, &o.sync)
+	addLogFlags(fs, &o.log)
+}
