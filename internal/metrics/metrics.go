@@ -296,7 +296,9 @@ func (m *Metrics) ObserveGitFetch(target string, d time.Duration, reason Reason,
 }
 
 // GitHistoryRewritten counts a force-push seen on the tracked ref.
-func (m *Metrics) GitHistoryRewritten(target string) { m.gitHistoryRewritten.WithLabelValues(target).Inc() }
+func (m *Metrics) GitHistoryRewritten(target string) {
+	m.gitHistoryRewritten.WithLabelValues(target).Inc()
+}
 
 // ObserveAdminRequest records one Admin API request. code is the HTTP status,
 // or 0 when no response came (exported as "error").
