@@ -47,6 +47,7 @@ func convertFile(file string, doc *yaml.Node, env func(string) (string, bool)) f
 		if c.aborted {
 			break
 		}
+		b.begin("")
 		switch p.key {
 		case "services":
 			b.each(p, func(i int, n *yaml.Node) { b.service(i, n) })

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"net/netip"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -16,16 +16,16 @@ import (
 type typ uint8
 
 const (
-	tAny     typ = iota // any JSON value (inside plugin configurations)
-	tString             // a string
-	tInt                // an integral number
-	tNumber             // a number
-	tBool               // a boolean
-	tObject             // a strict object: only the listed fields
-	tMap                // an object with any keys, values of elem
-	tArray              // an array of elem
-	tLabels             // labels: string keys, values string or string array
-	tNested             // a nested resource collection, converted by the caller
+	tAny    typ = iota // any JSON value (inside plugin configurations)
+	tString            // a string
+	tInt               // an integral number
+	tNumber            // a number
+	tBool              // a boolean
+	tObject            // a strict object: only the listed fields
+	tMap               // an object with any keys, values of elem
+	tArray             // an array of elem
+	tLabels            // labels: string keys, values string or string array
+	tNested            // a nested resource collection, converted by the caller
 )
 
 // schema describes the values accepted at one place of ADC's format
@@ -128,16 +128,16 @@ var (
 	}, required: []string{"host", "port", "weight"}}
 
 	upstreamFields = map[string]*schema{
-		"name":        sName,
-		"description": sDesc,
-		"labels":      sLabel,
-		"type":        {typ: tString, enum: []string{"roundrobin", "chash", "least_conn", "ewma"}},
-		"hash_on":     {typ: tString, enum: []string{"vars", "header", "cookie", "consumer", "vars_combinations"}},
-		"key":         sStr,
-		"checks":      sChecks,
-		"nodes":       {typ: tArray, elem: sNode},
-		"scheme":      {typ: tString, enum: []string{"grpc", "grpcs", "http", "https", "tcp", "tls", "udp", "kafka"}},
-		"retries":     {typ: tInt, min: num(0), max: num(65535)},
+		"name":          sName,
+		"description":   sDesc,
+		"labels":        sLabel,
+		"type":          {typ: tString, enum: []string{"roundrobin", "chash", "least_conn", "ewma"}},
+		"hash_on":       {typ: tString, enum: []string{"vars", "header", "cookie", "consumer", "vars_combinations"}},
+		"key":           sStr,
+		"checks":        sChecks,
+		"nodes":         {typ: tArray, elem: sNode},
+		"scheme":        {typ: tString, enum: []string{"grpc", "grpcs", "http", "https", "tcp", "tls", "udp", "kafka"}},
+		"retries":       {typ: tInt, min: num(0), max: num(65535)},
 		"retry_timeout": {typ: tNumber, min: num(0)},
 		"timeout":       sTimeout,
 		"tls": {typ: tObject, fields: map[string]*schema{
