@@ -675,7 +675,11 @@ func (c *conv) object(n *yaml.Node, s *schema) (map[string]any, map[string]*yaml
 	for _, p := range ps {
 		f := s.fields[p.key]
 		if f == nil {
-			c.errAt(p.k.Line, "unknown field %q", p.key)
+			hint := fieldHints[p.key]
+			if s == sCredential && p.key == "plugins" {
+				hint = ` (a credential has "type" and "config" for its one auth plugin)`
+			}
+			c.errAt(p.k.Line, "unknown field %q%s", p.key, hint)
 			ok = false
 			continue
 		}
@@ -714,6 +718,20 @@ func (c *conv) object(n *yaml.Node, s *schema) (map[string]any, map[string]*yaml
 		}
 	}
 	return m, nested, ok
+}
+
+// fieldHints name the field ADC's format has for a name people bring from
+// the Admin API.
+var fieldHints = map[string]string{
+	"desc":        ` (ADC's format calls it "description")`,
+	"uri":         ` (ADC's format has "uris", a list)`,
+	"host":        ` (ADC's format has "hosts", a list)`,
+	"remote_addr": ` (routes have "remote_addrs", a list)`,
+	"cert":        ` (ADC's format has "certificates", a list of {certificate, key})`,
+	"key":         ` (ADC's format has "certificates", a list of {certificate, key})`,
+	"sni":         ` (ADC's format has "snis", a list)`,
+	"upstream_id": ` (ADC's format nests the upstream in its service)`,
+	"service_id":  ` (ADC's format nests routes in their service)`,
 }
 
 func hasKey(ps []pair, key string) bool {
