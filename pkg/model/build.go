@@ -452,7 +452,7 @@ func (b *builder) pluginMap(p pair, kind Kind) {
 		}
 		b.begin(label(kind, e.key, ""))
 		ok := true
-		if !validID(e.key) {
+		if e.k.ShortTag() != "!!str" || !validID(e.key) {
 			b.errAt(e.k.Line, "the plugin name must match %s", idPattern)
 			ok = false
 		}
