@@ -28,12 +28,19 @@ type fileResult struct {
 
 // convertFile converts one parsed file into declarations.
 func convertFile(file string, doc *yaml.Node, env func(string) (string, bool)) fileResult {
-	c := &conv{file: file, env: env}
-	c.aliasLeft = max(minAliasBudget, countNodes(doc))
-	var out []decl
 	if doc == nil || len(doc.Content) == 0 {
 		return fileResult{}
 	}
+	c := &conv{file: file, env: env}
+	own, expanded, cyclic := expansion(doc)
+	c.aliasLeft = max(minAliasBudget, own)
+	switch {
+	case cyclic:
+		return fileResult{errs: []*Error{{File: file, Line: 1, Message: "a YAML alias refers to a node that contains it"}}}
+	case expanded-own > c.aliasLeft:
+		return fileResult{errs: []*Error{{File: file, Line: 1, Message: fmt.Sprintf("YAML aliases expand to too many values (more than %d)", c.aliasLeft)}}}
+	}
+	var out []decl
 	root := c.deref(doc.Content[0])
 	if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
 		return fileResult{} // a file of comments only

@@ -471,15 +471,60 @@ func (c *conv) anyValue(n *yaml.Node) (any, bool) {
 	return nil, false
 }
 
-// countNodes counts the nodes of a tree without following aliases, to size
-// the alias budget.
-func countNodes(n *yaml.Node) int {
+// expansion measures a document before conversion: own is its number of
+// nodes, expanded the number of values it would produce with every alias
+// expanded (saturating at expansionCap), and cyclic whether an alias refers
+// to a node that contains it. It takes time linear in the document, so a
+// billion-laughs file is refused before any of it is expanded.
+func expansion(doc *yaml.Node) (own, expanded int, cyclic bool) {
+	e := &expander{memo: make(map[*yaml.Node]int)}
+	expanded = e.size(doc, true)
+	return e.own, expanded, e.cyclic
+}
+
+const expansionCap = 1 << 40
+
+type expander struct {
+	memo   map[*yaml.Node]int // expanded sizes of anchored nodes; -1 while in progress
+	own    int
+	cyclic bool
+}
+
+func (e *expander) size(n *yaml.Node, counting bool) int {
 	if n == nil {
 		return 0
 	}
+	if n.Kind == yaml.AliasNode {
+		if counting {
+			e.own++
+		}
+		t := n.Alias
+		if t == nil {
+			return 1
+		}
+		if v, ok := e.memo[t]; ok {
+			if v < 0 {
+				e.cyclic = true
+				return expansionCap
+			}
+			return v
+		}
+		// An anchor not yet measured (it contains this alias): a cycle.
+		e.cyclic = true
+		return expansionCap
+	}
+	if n.Anchor != "" {
+		e.memo[n] = -1
+	}
+	if counting {
+		e.own++
+	}
 	total := 1
 	for _, ch := range n.Content {
-		total += countNodes(ch)
+		total = min(total+e.size(ch, counting), expansionCap)
+	}
+	if n.Anchor != "" {
+		e.memo[n] = total
 	}
 	return total
 }
