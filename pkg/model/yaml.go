@@ -36,6 +36,17 @@ var errAbort = errors.New("abort")
 // empty document. Both YAML and JSON files go through here, so that both
 // get line numbers.
 func parseYAML(file string, data []byte) (*yaml.Node, *Error) {
+	if !mayHaveSeveralDocuments(data) {
+		// The fast path: Unmarshal parses the bytes in place.
+		var doc yaml.Node
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			return nil, yamlError(file, err)
+		}
+		if doc.Kind == 0 {
+			return nil, nil
+		}
+		return &doc, nil
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -53,6 +64,17 @@ func parseYAML(file string, data []byte) (*yaml.Node, *Error) {
 		return nil, &Error{File: file, Line: extra.Line, Message: "a file may hold only one YAML document"}
 	}
 	return &doc, nil
+}
+
+// mayHaveSeveralDocuments reports whether data has a document marker (---
+// or ...) at the start of a line, the only way a second document can start.
+func mayHaveSeveralDocuments(data []byte) bool {
+	for _, m := range [][]byte{[]byte("---"), []byte("...")} {
+		if bytes.HasPrefix(data, m) || bytes.Contains(data, append([]byte("\n"), m...)) || bytes.Contains(data, append([]byte("\r"), m...)) {
+			return true
+		}
+	}
+	return false
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: (?:line (\d+): )?`)
