@@ -32,6 +32,21 @@ func crossCheck(decls []decl) Errors {
 		byKey[d.res.Key] = i
 	}
 
+	// The other checks look inside bodies: only valid ones.
+	valid := make([]decl, 0, len(decls))
+	for _, d := range decls {
+		if d.valid {
+			valid = append(valid, d)
+		}
+	}
+	decls = valid
+	byKey = make(map[Key]int, len(decls))
+	for i, d := range decls {
+		if _, ok := byKey[d.res.Key]; !ok {
+			byKey[d.res.Key] = i
+		}
+	}
+
 	// On APISIX a service's inline upstream is stored under the service's
 	// ID, in the same collection as the extra upstreams.
 	for _, d := range decls {

@@ -73,7 +73,7 @@ func Load(fsys fs.FS, opts LoadOptions) ([]Resource, error) {
 	}
 	out := make([]Resource, len(decls))
 	for i, d := range decls {
-		out[i] = d.res
+		out[i] = d.res // every decl is valid: there were no errors
 	}
 	slices.SortFunc(out, func(a, b Resource) int {
 		switch {
