@@ -120,3 +120,23 @@ func TestMarshalErrors(t *testing.T) {
 		t.Errorf("Marshal(nil) = %q, %v", out, err)
 	}
 }
+
+// TestMarshalStrings round-trips strings that YAML could read as something
+// else, or cannot write plainly.
+func TestMarshalStrings(t *testing.T) {
+	for _, s := range []string{"0o17", "0x1F", "1_000", "2001-12-14", "yes", "~", "null", "", " lead", "a: b", "- x", "#c", "'q'", "\"", "\t", "\u0085", "\ufeffbom", "\x7f", "1e3", ".5", "+1", "-", "=", "<<", "!x", "&a", "*a", "%x", "@x", "`x", "|", ">"} {
+		rs := []Resource{{Key: Key{Kind: KindConsumer, ID: "u"}, Name: "u", Body: map[string]any{"username": "u", "description": s}}}
+		out, err := Marshal(rs, MarshalOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := Load(fstest.MapFS{"f.yaml": {Data: out}}, LoadOptions{})
+		if err != nil {
+			t.Errorf("%q: %v\n%s", s, err, out)
+			continue
+		}
+		if diff := cmp.Diff(rs, back, sameResources); diff != "" {
+			t.Errorf("%q: %s\n%s", s, diff, out)
+		}
+	}
+}

@@ -408,7 +408,8 @@ func (c *conv) scalar(n *yaml.Node) (scalar, bool) {
 			return scalar{}, false
 		}
 		return scalar{kind: scalarNumber, f: f}, true
-	case "!!str", "!!timestamp":
+	case "!!str", "!!timestamp", "!!merge": // "<<" outside a key is a string
+
 		s, subst, ok := c.expand(n)
 		return scalar{kind: scalarString, s: s, substituted: subst}, ok
 	case "!!binary":
