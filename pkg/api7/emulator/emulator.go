@@ -674,6 +674,14 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.finish(r, rec, identity, fault, start)
 	}()
 
+	// The body is read first: only then does net/http notice a client that
+	// goes away (and cancel the request's context).
+	body, err := readBody(r)
+	if err != nil {
+		rec.status = 499
+		return
+	}
+
 	if lat > 0 {
 		t := time.NewTimer(lat)
 		select {
@@ -685,12 +693,6 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-e.closed:
 			t.Stop()
 		}
-	}
-
-	body, err := readBody(r)
-	if err != nil {
-		rec.status = 499
-		return
 	}
 
 	if reply := e.runHooks(Call{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Body: body, Token: identity}); reply != nil {
