@@ -306,9 +306,9 @@ func api7StreamRouteFromWire(v map[string]any) (body map[string]any, parent stri
 // api7Lists is everything List reads from API7 Enterprise.
 type api7Lists struct {
 	services, routes, streamRoutes, consumers, ssls, globalRules []wireItem
-	pluginMetadata                                              map[string]any
-	upstreams                                                   map[string][]wireItem // by service, for owned services
-	credentials                                                 map[string][]wireItem // by username, for owned consumers
+	pluginMetadata                                               map[string]any
+	upstreams                                                    map[string][]wireItem // by service, for owned services
+	credentials                                                  map[string][]wireItem // by username, for owned consumers
 }
 
 func (m api7Mapper) inventory(l api7Lists) model.Inventory {

@@ -34,9 +34,9 @@ type Client struct {
 	hooks  Hooks
 	policy RetryPolicy
 
-	mu       sync.Mutex
-	version  *ServerVersion // from the last response that carried one
-	groupID  string         // API7 EE gateway group id, once resolved
+	mu          sync.Mutex
+	version     *ServerVersion // from the last response that carried one
+	groupID     string         // API7 EE gateway group id, once resolved
 	unowned     map[model.Key]bool
 	defaults    *model.Defaults
 	defaultsFor string // the server version the defaults were read from
