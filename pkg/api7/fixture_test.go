@@ -175,7 +175,6 @@ func putAll(t testing.TB, ctx context.Context, c *Client, rs []model.Resource) {
 	}
 }
 
-
 // newServer serves h over loopback HTTP until the test ends.
 func newServer(t testing.TB, h http.Handler) *httptest.Server {
 	t.Helper()
