@@ -341,3 +341,9 @@ func marshalJSON(v any) ([]byte, error) {
 	}
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
+
+// Format renders the Client without its token or anything else that
+// reflection would reach: api7.Client{apisix https://host:9180}.
+func (c *Client) Format(f fmt.State, _ rune) {
+	_, _ = fmt.Fprintf(f, "api7.Client{%s %s}", c.cfg.Backend, c.base.Redacted())
+}
