@@ -112,6 +112,11 @@ func isPermanentTransport(err error) bool {
 		addrErr    *net.AddrError
 		unknownNet net.UnknownNetworkError
 	)
+	// A TLS alert from the server (remote error: tls: protocol version not
+	// supported, certificate required, …) has no exported type.
+	if strings.Contains(err.Error(), "tls: ") {
+		return true
+	}
 	return errors.Is(err, ErrUnexpectedRedirect) ||
 		errors.As(err, &unknownCA) || errors.As(err, &hostname) || errors.As(err, &invalid) ||
 		errors.As(err, &verifyErr) || errors.As(err, &recordErr) || errors.As(err, &alertErr) ||

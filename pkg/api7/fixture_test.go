@@ -206,3 +206,5 @@ func newClient(t testing.TB, cfg Config) *Client {
 	})
 	return c
 }
+
+func canarySecret() model.Secret { return model.NewSecret(canary) }
