@@ -1,0 +1,345 @@
+package diff
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/gitops-gateway/reconciler/pkg/model"
+)
+
+// Action is what a change does to one resource.
+type Action string
+
+// The actions.
+const (
+	ActionCreate Action = "create"
+	ActionUpdate Action = "update"
+	ActionDelete Action = "delete"
+)
+
+// FieldChange is one changed location of a resource's body.
+type FieldChange struct {
+	// Path is an RFC 6901 JSON pointer into the normalised body in ADC's
+	// format; "" would be the whole body.
+	Path string
+	// Old is the live value and New the desired value; nil means absent
+	// (normalisation drops nulls). Secrets inside them are Masked.
+	Old, New any
+	// Secret is true when the location itself holds a secret: Old and New
+	// then read Masked (or nil when absent) and only show that it changed.
+	Secret bool
+}
+
+// Change is the difference for one resource.
+type Change struct {
+	Action Action
+	Key    model.Key
+	Name   string
+	Parent model.Key
+	// Origin is where the desired resource was declared (zero for deletes).
+	Origin model.Origin
+	// Fields are the changed locations, sorted by path. For a create they
+	// are the desired body's top-level fields; for a delete, the live's.
+	Fields []FieldChange
+	// Desired is the resource to write (its WriteForm) for create and
+	// update; zero for delete. Its body is not masked: never print it.
+	Desired model.Resource `json:"-"`
+	// Live is the live resource for update and delete (Delete needs its
+	// parent); zero for create. Its body is not masked: never print it.
+	Live model.Resource `json:"-"`
+}
+
+// ChangeSet is every change between a desired and a live state, in a total
+// order: kind in model.Kinds order, then consumer, then ID.
+type ChangeSet struct {
+	Changes []Change
+}
+
+// Empty reports whether the states are in sync.
+func (c ChangeSet) Empty() bool { return len(c.Changes) == 0 }
+
+// Summary counts changes by action.
+type Summary struct {
+	Create int `json:"create"`
+	Update int `json:"update"`
+	Delete int `json:"delete"`
+	Total  int `json:"total"`
+}
+
+// Summary counts the changes.
+func (c ChangeSet) Summary() Summary {
+	var s Summary
+	for _, ch := range c.Changes {
+		switch ch.Action {
+		case ActionCreate:
+			s.Create++
+		case ActionUpdate:
+			s.Update++
+		case ActionDelete:
+			s.Delete++
+		}
+	}
+	s.Total = len(c.Changes)
+	return s
+}
+
+// Compute compares desired with live using the default options (no server
+// defaults beyond the built-in ones, no ignore rules).
+func Compute(desired, live []model.Resource) ChangeSet {
+	d, _ := New(Options{}) // the zero options are always valid
+	return d.Compute(desired, live)
+}
+
+// Compute normalises both sides and returns the changes that turn live into
+// desired. Keys must be unique on each side; of duplicates the first wins.
+// Inputs are not modified, and may already be normalised.
+func (d *Differ) Compute(desired, live []model.Resource) ChangeSet {
+	liveByKey := make(map[model.Key]int, len(live))
+	for i, r := range live {
+		if _, dup := liveByKey[r.Key]; !dup {
+			liveByKey[r.Key] = i
+		}
+	}
+	seen := make(map[model.Key]bool, len(desired))
+	changes := make([]Change, 0)
+	for _, want := range desired {
+		if seen[want.Key] {
+			continue
+		}
+		seen[want.Key] = true
+		i, ok := liveByKey[want.Key]
+		if !ok {
+			changes = append(changes, d.create(want))
+			continue
+		}
+		if ch, changed := d.update(want, live[i]); changed {
+			changes = append(changes, ch)
+		}
+	}
+	for _, have := range live {
+		if seen[have.Key] {
+			continue
+		}
+		seen[have.Key] = true
+		changes = append(changes, d.delete(have))
+	}
+	slices.SortFunc(changes, func(a, b Change) int { return compareKeys(a.Key, b.Key) })
+	return ChangeSet{Changes: changes}
+}
+
+// compareKeys is the total order of changes.
+func compareKeys(a, b model.Key) int {
+	return cmp.Or(
+		cmp.Compare(kindRank(a.Kind), kindRank(b.Kind)),
+		cmp.Compare(a.Kind, b.Kind),
+		cmp.Compare(a.Consumer, b.Consumer),
+		cmp.Compare(a.ID, b.ID),
+	)
+}
+
+func kindRank(k model.Kind) int {
+	kinds := model.Kinds()
+	if i := slices.Index(kinds, k); i >= 0 {
+		return i
+	}
+	return len(kinds)
+}
+
+func credType(bodies ...map[string]any) string {
+	for _, b := range bodies {
+		if t, ok := b["type"].(string); ok {
+			return t
+		}
+	}
+	return ""
+}
+
+func (d *Differ) create(want model.Resource) Change {
+	n := d.Normalize(want)
+	m := newMasker(want.Key, credType(n.Body), n.Secrets)
+	return Change{
+		Action:  ActionCreate,
+		Key:     want.Key,
+		Name:    want.Name,
+		Parent:  want.Parent,
+		Origin:  want.Origin,
+		Fields:  topLevel(m, n.Body, false),
+		Desired: WriteForm(want),
+	}
+}
+
+func (d *Differ) delete(have model.Resource) Change {
+	n := d.Normalize(have)
+	m := newMasker(have.Key, credType(n.Body), n.Secrets)
+	return Change{
+		Action: ActionDelete,
+		Key:    have.Key,
+		Name:   have.Name,
+		Parent: have.Parent,
+		Fields: topLevel(m, n.Body, true),
+		Live:   have,
+	}
+}
+
+func (d *Differ) update(want, have model.Resource) (Change, bool) {
+	w, h := d.Normalize(want), d.Normalize(have)
+	if want.Key.Kind == model.KindSSL {
+		// A live SSL without a fingerprint (written by another tool) cannot
+		// have its key checked: compare without it.
+		if hl, _ := h.Body["labels"].(map[string]any); hl[FingerprintLabel] == nil {
+			if wl, ok := w.Body["labels"].(map[string]any); ok {
+				delete(wl, FingerprintLabel)
+				if len(wl) == 0 {
+					delete(w.Body, "labels")
+				}
+			}
+		}
+	}
+	if equal(w.Body, h.Body) {
+		return Change{}, false
+	}
+	m := newMasker(want.Key, credType(w.Body, h.Body), w.Secrets, h.Secrets)
+	var fields []FieldChange
+	compare(m, pointer{}, h.Body, w.Body, &fields)
+	return Change{
+		Action:  ActionUpdate,
+		Key:     want.Key,
+		Name:    want.Name,
+		Parent:  want.Parent,
+		Origin:  want.Origin,
+		Fields:  fields,
+		Desired: WriteForm(want),
+		Live:    have,
+	}, true
+}
+
+// topLevel lists the top-level fields of a body as changes from (or, for a
+// delete, to) absent.
+func topLevel(m masker, b map[string]any, removed bool) []FieldChange {
+	out := make([]FieldChange, 0, len(b))
+	for _, k := range sortedKeys(b) {
+		p := pointer{k}
+		fc := FieldChange{Path: p.String(), Secret: m.secret(p)}
+		v := m.mask(p, b[k])
+		if removed {
+			fc.Old = v
+		} else {
+			fc.New = v
+		}
+		out = append(out, fc)
+	}
+	return out
+}
+
+// compare appends the differences between old and new at p: it descends
+// into objects present on both sides, and into arrays of objects of equal
+// length; anything else is reported whole.
+func compare(m masker, p pointer, old, new any, out *[]FieldChange) {
+	if equal(old, new) {
+		return
+	}
+	if om, ok := old.(map[string]any); ok {
+		if nm, ok := new.(map[string]any); ok && !m.secret(p) {
+			keys := sortedKeys(om)
+			for k := range nm {
+				if _, ok := om[k]; !ok {
+					keys = append(keys, k)
+				}
+			}
+			slices.Sort(keys)
+			for _, k := range keys {
+				compare(m, p.child(k), om[k], nm[k], out)
+			}
+			return
+		}
+	}
+	if oa, ok := old.([]any); ok {
+		if na, ok := new.([]any); ok && len(oa) == len(na) && objects(oa) && objects(na) && !m.secret(p) {
+			for i := range oa {
+				compare(m, p.child(itoa(i)), oa[i], na[i], out)
+			}
+			return
+		}
+	}
+	*out = append(*out, FieldChange{
+		Path:   p.String(),
+		Old:    m.mask(p, old),
+		New:    m.mask(p, new),
+		Secret: m.secret(p),
+	})
+}
+
+func objects(s []any) bool {
+	for _, e := range s {
+		if _, ok := e.(map[string]any); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// WriteForm returns the resource to send to the gateway for desired: r
+// itself, except that an SSL carries FingerprintLabel for its private keys.
+// r is not modified.
+func WriteForm(r model.Resource) model.Resource {
+	if r.Key.Kind != model.KindSSL {
+		return r
+	}
+	var keys []string
+	certs, _ := r.Body["certificates"].([]any)
+	for _, c := range certs {
+		if cm, ok := c.(map[string]any); ok {
+			if k, ok := cm["key"].(string); ok && k != "" {
+				keys = append(keys, k)
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return r
+	}
+	labels, _ := r.Body["labels"].(map[string]any)
+	if _, ok := labels[FingerprintLabel]; ok {
+		return r
+	}
+	body := make(map[string]any, len(r.Body)+1)
+	for k, v := range r.Body {
+		body[k] = v
+	}
+	nl := make(map[string]any, len(labels)+1)
+	for k, v := range labels {
+		nl[k] = v
+	}
+	nl[FingerprintLabel] = Fingerprint(keys)
+	body["labels"] = nl
+	r.Body = body
+	return r
+}
+
+// StripFingerprint returns r without FingerprintLabel, for showing a live
+// SSL in ADC's format (dump). r is not modified.
+func StripFingerprint(r model.Resource) model.Resource {
+	labels, ok := r.Body["labels"].(map[string]any)
+	if !ok {
+		return r
+	}
+	if _, ok := labels[FingerprintLabel]; !ok {
+		return r
+	}
+	body := make(map[string]any, len(r.Body))
+	for k, v := range r.Body {
+		body[k] = v
+	}
+	nl := make(map[string]any, len(labels))
+	for k, v := range labels {
+		if k != FingerprintLabel {
+			nl[k] = v
+		}
+	}
+	if len(nl) == 0 {
+		delete(body, "labels")
+	} else {
+		body["labels"] = nl
+	}
+	r.Body = body
+	return r
+}
