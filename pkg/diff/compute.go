@@ -2,7 +2,9 @@ package diff
 
 import (
 	"cmp"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/gitops-gateway/reconciler/pkg/model"
 )
@@ -94,6 +96,7 @@ func Compute(desired, live []model.Resource) ChangeSet {
 // desired. Keys must be unique on each side; of duplicates the first wins.
 // Inputs are not modified, and may already be normalised.
 func (d *Differ) Compute(desired, live []model.Resource) ChangeSet {
+	type pair struct{ want, have *model.Resource }
 	liveByKey := make(map[model.Key]int, len(live))
 	for i, r := range live {
 		if _, dup := liveByKey[r.Key]; !dup {
@@ -101,30 +104,59 @@ func (d *Differ) Compute(desired, live []model.Resource) ChangeSet {
 		}
 	}
 	seen := make(map[model.Key]bool, len(desired))
-	changes := make([]Change, 0)
-	for _, want := range desired {
+	pairs := make([]pair, 0, len(desired)+len(live))
+	for i := range desired {
+		want := &desired[i]
 		if seen[want.Key] {
 			continue
 		}
 		seen[want.Key] = true
-		i, ok := liveByKey[want.Key]
-		if !ok {
-			changes = append(changes, d.create(want))
-			continue
+		p := pair{want: want}
+		if j, ok := liveByKey[want.Key]; ok {
+			p.have = &live[j]
 		}
-		if ch, changed := d.update(want, live[i]); changed {
-			changes = append(changes, ch)
+		pairs = append(pairs, p)
+	}
+	for i := range live {
+		if have := &live[i]; !seen[have.Key] {
+			seen[have.Key] = true
+			pairs = append(pairs, pair{have: have})
 		}
 	}
-	for _, have := range live {
-		if seen[have.Key] {
-			continue
+
+	// Normalising dominates; spread it over the CPUs. Every goroutine is
+	// joined before Compute returns.
+	changes := make([]Change, len(pairs))
+	changed := make([]bool, len(pairs))
+	work := func(i int) {
+		switch p := pairs[i]; {
+		case p.have == nil:
+			changes[i], changed[i] = d.create(*p.want), true
+		case p.want == nil:
+			changes[i], changed[i] = d.delete(*p.have), true
+		default:
+			changes[i], changed[i] = d.update(*p.want, *p.have)
 		}
-		seen[have.Key] = true
-		changes = append(changes, d.delete(have))
 	}
-	slices.SortFunc(changes, func(a, b Change) int { return compareKeys(a.Key, b.Key) })
-	return ChangeSet{Changes: changes}
+	workers := min(runtime.GOMAXPROCS(0), 1+len(pairs)/512)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(pairs); i += workers {
+				work(i)
+			}
+		})
+	}
+	wg.Wait()
+
+	out := make([]Change, 0, len(pairs))
+	for i, c := range changes {
+		if changed[i] {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b Change) int { return compareKeys(a.Key, b.Key) })
+	return ChangeSet{Changes: out}
 }
 
 // compareKeys is the total order of changes.
@@ -145,18 +177,20 @@ func kindRank(k model.Kind) int {
 	return len(kinds)
 }
 
-func credType(bodies ...map[string]any) string {
+// credTypes are the plugins of a credential's bodies.
+func credTypes(bodies ...map[string]any) []string {
+	var ts []string
 	for _, b := range bodies {
 		if t, ok := b["type"].(string); ok {
-			return t
+			ts = append(ts, t)
 		}
 	}
-	return ""
+	return ts
 }
 
 func (d *Differ) create(want model.Resource) Change {
 	n := d.Normalize(want)
-	m := newMasker(want.Key, credType(n.Body), n.Secrets)
+	m := newMasker(want.Key, credTypes(n.Body), n.Secrets)
 	return Change{
 		Action:  ActionCreate,
 		Key:     want.Key,
@@ -170,7 +204,7 @@ func (d *Differ) create(want model.Resource) Change {
 
 func (d *Differ) delete(have model.Resource) Change {
 	n := d.Normalize(have)
-	m := newMasker(have.Key, credType(n.Body), n.Secrets)
+	m := newMasker(have.Key, credTypes(n.Body), n.Secrets)
 	return Change{
 		Action: ActionDelete,
 		Key:    have.Key,
@@ -198,7 +232,7 @@ func (d *Differ) update(want, have model.Resource) (Change, bool) {
 	if equal(w.Body, h.Body) {
 		return Change{}, false
 	}
-	m := newMasker(want.Key, credType(w.Body, h.Body), w.Secrets, h.Secrets)
+	m := newMasker(want.Key, credTypes(w.Body, h.Body), w.Secrets, h.Secrets)
 	var fields []FieldChange
 	compare(m, pointer{}, h.Body, w.Body, &fields)
 	return Change{

@@ -86,14 +86,15 @@ func readFixtures(t *testing.T, file string) []model.Resource {
 // live.json, computes the change set and renders it, and compares the whole
 // with want.golden. Run `go test ./pkg/diff -update` to rewrite the files.
 func TestGolden(t *testing.T) {
-	dirs, err := filepath.Glob(filepath.Join("testdata", "*"))
+	files, err := filepath.Glob(filepath.Join("testdata", "*", "desired.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(dirs) == 0 {
+	if len(files) == 0 {
 		t.Fatal("no golden cases under testdata/")
 	}
-	for _, dir := range dirs {
+	for _, file := range files {
+		dir := filepath.Dir(file)
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			var opts caseOptions
 			if data, err := os.ReadFile(filepath.Join(dir, "options.yaml")); err == nil {

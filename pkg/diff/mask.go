@@ -45,11 +45,11 @@ func secretName(name string) bool {
 type masker struct {
 	kind    model.Kind
 	id      string    // the plugin name of a global rule or plugin metadata
-	credTyp string    // the plugin of a credential
+	credTyp []string  // the plugin of a credential, on either side
 	extra   []pointer // Resource.Secrets of either side
 }
 
-func newMasker(k model.Key, credType string, secrets ...[]string) masker {
+func newMasker(k model.Key, credType []string, secrets ...[]string) masker {
 	m := masker{kind: k.Kind, id: k.ID, credTyp: credType}
 	for _, ss := range secrets {
 		for _, s := range ss {
@@ -82,7 +82,12 @@ func (m masker) secret(p pointer) bool {
 		return pluginSecret(m.id, p)
 	case model.KindCredential:
 		if len(p) >= 1 && p[0] == "config" {
-			return pluginSecret(m.credTyp, p[1:])
+			for _, t := range m.credTyp {
+				if pluginSecret(t, p[1:]) {
+					return true
+				}
+			}
+			return pluginSecret("", p[1:])
 		}
 	}
 	if len(p) >= 2 && p[0] == "plugins" {

@@ -46,8 +46,9 @@ type IgnoreRule struct {
 	// means every name.
 	Name string `json:"name,omitempty"`
 	// Paths are JSON pointers (RFC 6901) into the resource's body in ADC's
-	// format; the segment "*" matches any object key or array index. At
-	// least one is required.
+	// format; the segment "*" matches any object key or array element
+	// (array elements are addressed only with "*"). At least one is
+	// required.
 	Paths []string `json:"paths"`
 }
 
@@ -166,7 +167,7 @@ func (d *Differ) Normalize(r model.Resource) model.Resource {
 var serverFields = [...]string{"id", "create_time", "update_time", "created_at", "updated_at", "createdIndex", "modifiedIndex"}
 
 func (d *Differ) normalizeBody(r model.Resource) map[string]any {
-	b, _ := clone(r.Body).(map[string]any)
+	b, _ := cloneBody(r.Body).(map[string]any) // without nulls
 	if b == nil {
 		b = map[string]any{}
 	}
@@ -177,12 +178,10 @@ func (d *Differ) normalizeBody(r model.Resource) map[string]any {
 	switch k {
 	case model.KindGlobalRule, model.KindPluginMetadata:
 		// The body is a plugin's configuration: only nulls go.
-		dropNulls(b)
 		if k == model.KindGlobalRule {
 			fill(b, d.plugins[r.Key.ID])
 		}
 		d.ignoreFields(r, b)
-		dropNulls(b)
 		return b
 	}
 
@@ -218,7 +217,6 @@ func (d *Differ) normalizeBody(r model.Resource) map[string]any {
 		normalizeUpstream(u)
 	}
 
-	dropNulls(b)
 	for _, def := range d.kinds[k] {
 		fill(b, def)
 	}
@@ -482,24 +480,6 @@ func scalars(m map[string]any) bool {
 	return len(m) > 0
 }
 
-// dropNulls removes null members of objects, at any depth.
-func dropNulls(v any) {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, e := range t {
-			if e == nil {
-				delete(t, k)
-				continue
-			}
-			dropNulls(e)
-		}
-	case []any:
-		for _, e := range t {
-			dropNulls(e)
-		}
-	}
-}
-
 // dropEmpty removes nulls, empty objects, empty arrays and an empty
 // description from the core fields of a body, at any depth, which the
 // gateway treats as absent. Plugin configurations (the members of a
@@ -509,39 +489,55 @@ func dropEmpty(b map[string]any) {
 	for k, v := range b {
 		switch k {
 		case "plugins":
-			if ps, ok := v.(map[string]any); ok {
-				for _, c := range ps {
-					dropNulls(c)
-				}
-			}
+			// Plugin configurations keep their empty members (cloneBody
+			// already dropped their nulls).
 		case "config":
-			dropNulls(v)
+			continue
 		default:
-			v = dropEmptyValue(v)
-			b[k] = v
+			if nv, changed := dropEmptyValue(v); changed {
+				v = nv
+				b[k] = v
+			}
 		}
-		if (k != "config" && isEmpty(v)) || (k == "description" && v == "") {
+		if isEmpty(v) || (k == "description" && v == "") {
 			delete(b, k)
 		}
 	}
 }
 
-func dropEmptyValue(v any) any {
+// dropEmptyValue drops empties inside v; it reports whether v itself (an
+// array that lost elements) must be replaced.
+func dropEmptyValue(v any) (any, bool) {
 	switch t := v.(type) {
 	case map[string]any:
 		dropEmpty(t)
 	case []any:
-		out := t[:0]
-		for _, e := range t {
-			e = dropEmptyValue(e)
-			if e != nil {
+		out, changed := t, false
+		for i, e := range t {
+			ne, c := dropEmptyValue(e)
+			if c {
+				t[i] = ne
+				e = ne
+			}
+			if isEmptyElement(e) {
+				if !changed {
+					out = append(t[:0:0], t[:i]...)
+					changed = true
+				}
+				continue
+			}
+			if changed {
 				out = append(out, e)
 			}
 		}
-		return out
+		return out, changed
 	}
-	return v
+	return v, false
 }
+
+// isEmptyElement reports whether an array element is dropped: only nulls
+// (an empty object inside an array, such as a node, keeps its place).
+func isEmptyElement(v any) bool { return v == nil }
 
 func isEmpty(v any) bool {
 	switch t := v.(type) {

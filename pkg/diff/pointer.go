@@ -129,14 +129,8 @@ func remove(v any, pattern pointer) any {
 			}
 			return t
 		}
-		i, err := strconv.Atoi(seg)
-		if err != nil || i < 0 || i >= len(t) {
-			return t
-		}
-		if len(rest) == 0 {
-			return append(t[:i:i], t[i+1:]...)
-		}
-		t[i] = remove(t[i], rest)
+		// Array elements are addressed only with "*": an index would name
+		// a different element once the array is sorted or shrinks.
 		return t
 	}
 	return v

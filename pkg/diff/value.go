@@ -2,6 +2,7 @@ package diff
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -148,6 +149,33 @@ func equal(a, b any) bool {
 	return false
 }
 
+// cloneBody is clone for a body about to be normalised: it also drops the
+// null members of objects, at any depth (absent ≡ null on the gateway).
+func cloneBody(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(t))
+		for k, e := range t {
+			if e == nil {
+				continue
+			}
+			if c := cloneBody(e); c != nil {
+				m[k] = c
+			}
+		}
+		return m
+	case []any:
+		s := make([]any, len(t))
+		for i, e := range t {
+			s[i] = cloneBody(e)
+		}
+		return s
+	case string, bool, float64:
+		return t
+	}
+	return clone(v)
+}
+
 // canonical renders v as compact JSON with sorted keys: the sort key for
 // set-like arrays and the form in which renderers print values.
 func canonical(v any) string {
@@ -198,6 +226,16 @@ func writeCanonical(sb *strings.Builder, v any) {
 
 // jsonString quotes s as JSON without escaping <, > and & for HTML.
 func jsonString(s string) string {
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return `"` + s + `"`
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -237,14 +275,26 @@ func sortSet(s []any) {
 		}
 	}
 	if allStrings {
+		if slices.IsSortedFunc(s, func(a, b any) int { return strings.Compare(a.(string), b.(string)) }) {
+			return
+		}
 		slices.SortStableFunc(s, func(a, b any) int { return strings.Compare(a.(string), b.(string)) })
 		return
 	}
-	keys := make(map[int]string, len(s))
+	if objectsWithHost(s) {
+		if !slices.IsSortedFunc(s, compareNodes) {
+			slices.SortStableFunc(s, compareNodes)
+		}
+		return
+	}
+	keys := make([]string, len(s))
 	idx := make([]int, len(s))
 	for i, e := range s {
 		idx[i] = i
 		keys[i] = canonical(e)
+	}
+	if slices.IsSorted(keys) {
+		return
 	}
 	slices.SortStableFunc(idx, func(a, b int) int { return strings.Compare(keys[a], keys[b]) })
 	sorted := make([]any, len(s))
@@ -252,4 +302,40 @@ func sortSet(s []any) {
 		sorted[i] = s[j]
 	}
 	copy(s, sorted)
+}
+
+func objectsWithHost(s []any) bool {
+	for _, e := range s {
+		m, ok := e.(map[string]any)
+		if !ok {
+			return false
+		}
+		if _, ok := m["host"].(string); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// compareNodes orders upstream nodes by host, port, weight, priority and
+// then their whole canonical form: a total order, cheap in the usual case.
+func compareNodes(a, b any) int {
+	am, bm := a.(map[string]any), b.(map[string]any)
+	if c := strings.Compare(am["host"].(string), bm["host"].(string)); c != 0 {
+		return c
+	}
+	for _, f := range [...]string{"port", "weight", "priority"} {
+		af, aok := am[f].(float64)
+		bf, bok := bm[f].(float64)
+		switch {
+		case aok && bok && af != bf:
+			return cmp.Compare(af, bf)
+		case aok != bok:
+			if aok {
+				return 1
+			}
+			return -1
+		}
+	}
+	return strings.Compare(canonical(a), canonical(b))
 }
