@@ -96,7 +96,11 @@ func Compute(desired, live []model.Resource) ChangeSet {
 // desired. Keys must be unique on each side; of duplicates the first wins.
 // Inputs are not modified, and may already be normalised.
 func (d *Differ) Compute(desired, live []model.Resource) ChangeSet {
-	type pair struct{ want, have *model.Resource }
+	type pair struct {
+		want, have *model.Resource
+		key        model.Key
+		rank       int
+	}
 	liveByKey := make(map[model.Key]int, len(live))
 	for i, r := range live {
 		if _, dup := liveByKey[r.Key]; !dup {
@@ -111,7 +115,7 @@ func (d *Differ) Compute(desired, live []model.Resource) ChangeSet {
 			continue
 		}
 		seen[want.Key] = true
-		p := pair{want: want}
+		p := pair{want: want, key: want.Key, rank: kindRank(want.Key.Kind)}
 		if j, ok := liveByKey[want.Key]; ok {
 			p.have = &live[j]
 		}
@@ -120,9 +124,12 @@ func (d *Differ) Compute(desired, live []model.Resource) ChangeSet {
 	for i := range live {
 		if have := &live[i]; !seen[have.Key] {
 			seen[have.Key] = true
-			pairs = append(pairs, pair{have: have})
+			pairs = append(pairs, pair{have: have, key: have.Key, rank: kindRank(have.Key.Kind)})
 		}
 	}
+	slices.SortFunc(pairs, func(a, b pair) int {
+		return cmp.Or(cmp.Compare(a.rank, b.rank), compareKeys(a.key, b.key))
+	})
 
 	// Normalising dominates; spread it over the CPUs. Every goroutine is
 	// joined before Compute returns.
@@ -150,12 +157,11 @@ func (d *Differ) Compute(desired, live []model.Resource) ChangeSet {
 	wg.Wait()
 
 	out := make([]Change, 0, len(pairs))
-	for i, c := range changes {
+	for i := range changes {
 		if changed[i] {
-			out = append(out, c)
+			out = append(out, changes[i]) // already in order: pairs were sorted
 		}
 	}
-	slices.SortFunc(out, func(a, b Change) int { return compareKeys(a.Key, b.Key) })
 	return ChangeSet{Changes: out}
 }
 
@@ -169,12 +175,31 @@ func compareKeys(a, b model.Key) int {
 	)
 }
 
+// kindRank is the position of k in model.Kinds; unknown kinds go last.
 func kindRank(k model.Kind) int {
-	kinds := model.Kinds()
-	if i := slices.Index(kinds, k); i >= 0 {
-		return i
+	switch k {
+	case model.KindSSL:
+		return 0
+	case model.KindService:
+		return 1
+	case model.KindUpstream:
+		return 2
+	case model.KindRoute:
+		return 3
+	case model.KindStreamRoute:
+		return 4
+	case model.KindConsumerGroup:
+		return 5
+	case model.KindConsumer:
+		return 6
+	case model.KindCredential:
+		return 7
+	case model.KindGlobalRule:
+		return 8
+	case model.KindPluginMetadata:
+		return 9
 	}
-	return len(kinds)
+	return 10
 }
 
 // credTypes are the plugins of a credential's bodies.

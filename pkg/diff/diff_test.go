@@ -129,3 +129,18 @@ func TestTextColourOnlyWhenAsked(t *testing.T) {
 		t.Errorf("coloured text has no green: %q", coloured)
 	}
 }
+
+// kindRank in compute.go mirrors model.Kinds; this keeps them in step.
+func TestChangeOrderFollowsModelKinds(t *testing.T) {
+	kinds := model.Kinds()
+	var desired []model.Resource
+	for i := len(kinds) - 1; i >= 0; i-- {
+		desired = append(desired, model.Resource{Key: model.Key{Kind: kinds[i], ID: "x"}, Name: "x", Body: map[string]any{"a": "b"}})
+	}
+	cs := diff.Compute(desired, nil)
+	for i, c := range cs.Changes {
+		if c.Key.Kind != kinds[i] {
+			t.Fatalf("change %d is a %s, want %s (model.Kinds order)", i, c.Key.Kind, kinds[i])
+		}
+	}
+}

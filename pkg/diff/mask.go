@@ -119,29 +119,61 @@ func pluginSecret(plugin string, sub pointer) bool {
 }
 
 // mask returns v (found at p) with every secret inside it replaced by
-// Masked. v is not modified.
+// Masked. v is not modified; parts of it without secrets are shared.
 func (m masker) mask(p pointer, v any) any {
+	path := make(pointer, len(p), len(p)+8)
+	copy(path, p)
+	out, _ := m.maskAt(&path, v)
+	return out
+}
+
+// maskAt masks v at *path, extending and restoring *path in place; it
+// reports whether anything was masked.
+func (m masker) maskAt(path *pointer, v any) (any, bool) {
 	if v == nil {
-		return nil
+		return nil, false
 	}
-	if m.secret(p) {
-		return Masked
+	if m.secret(*path) {
+		return Masked, true
 	}
 	switch t := v.(type) {
 	case map[string]any:
-		out := make(map[string]any, len(t))
+		var out map[string]any
 		for k, e := range t {
-			out[k] = m.mask(p.child(k), e)
+			*path = append(*path, k)
+			me, masked := m.maskAt(path, e)
+			*path = (*path)[:len(*path)-1]
+			if masked {
+				if out == nil {
+					out = make(map[string]any, len(t))
+					for k2, e2 := range t {
+						out[k2] = e2
+					}
+				}
+				out[k] = me
+			}
 		}
-		return out
+		if out != nil {
+			return out, true
+		}
 	case []any:
-		out := make([]any, len(t))
+		var out []any
 		for i, e := range t {
-			out[i] = m.mask(p.child(itoa(i)), e)
+			*path = append(*path, itoa(i))
+			me, masked := m.maskAt(path, e)
+			*path = (*path)[:len(*path)-1]
+			if masked {
+				if out == nil {
+					out = append([]any(nil), t...)
+				}
+				out[i] = me
+			}
 		}
-		return out
+		if out != nil {
+			return out, true
+		}
 	}
-	return v
+	return v, false
 }
 
 func itoa(i int) string {
