@@ -178,3 +178,25 @@ func CredentialID(username, credential string) string {
 
 // SSLID is the ID of an SSL object serving snis, in the order given.
 func SSLID(snis []string) string { return HashID(strings.Join(snis, ",")) }
+
+// ConsumerGroupID is the ID of a consumer group named name.
+func ConsumerGroupID(name string) string { return HashID(name) }
+
+// Defaults are the values a server fills in for fields a request leaves out,
+// in ADC's terms (the shape of Body), so that a diff can treat an omitted
+// field and the server's default as equal.
+//
+// Kinds holds, per kind, a partial body: a scalar applies where the resource
+// has no value at that path; a nested object applies inside the resource's
+// object of the same name only when the resource has that object; an array
+// holding one object applies that object to every element of the resource's
+// array (as ADC's differ merges defaults). Plugins holds, per plugin name,
+// the defaults of that plugin's configuration, applied the same way to every
+// `plugins.<name>` object of every kind.
+//
+// The zero Defaults (nil maps) means "the server adds nothing", which is
+// what APISIX 3.14 and later do.
+type Defaults struct {
+	Kinds   map[Kind]map[string]any
+	Plugins map[string]map[string]any
+}
