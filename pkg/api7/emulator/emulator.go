@@ -183,6 +183,7 @@ type config struct {
 	version          string
 	api7Version      string
 	plugins          []string
+	pluginsSet       bool
 	streamMode       bool
 	latency          time.Duration
 	persistDefaults  bool
@@ -271,6 +272,7 @@ func WithAPI7Version(v string) Option {
 func WithPlugins(names ...string) Option {
 	return func(c *config) error {
 		c.plugins = append([]string(nil), names...)
+		c.pluginsSet = true
 		return nil
 	}
 }
@@ -366,6 +368,7 @@ type Emulator struct {
 	cfg     config
 	ver     version
 	schemas *coreSchemas
+	api7s   *api7Schemas
 	plugins *pluginSet
 	persist bool // schema defaults are stored (pre-3.14)
 
@@ -418,6 +421,10 @@ func New(opts ...Option) (*Emulator, error) {
 			return nil, fmt.Errorf("emulator: %w", err)
 		}
 	}
+	if cfg.backend == BackendAPI7EE && !cfg.pluginsSet {
+		// API7 Enterprise ships every plugin enabled.
+		cfg.plugins = sortedKeys(knownPlugins(version{3, 18, 0}))
+	}
 	v, err := parseVersion(cfg.version)
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
@@ -426,6 +433,7 @@ func New(opts ...Option) (*Emulator, error) {
 		cfg:     cfg,
 		ver:     v,
 		schemas: buildCoreSchemas(v),
+		api7s:   buildAPI7Schemas(),
 		plugins: buildPlugins(cfg.plugins, v),
 		persist: cfg.persistDefaults || v.less(version{3, 14, 0}),
 		res:     resources(),

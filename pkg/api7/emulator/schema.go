@@ -379,6 +379,9 @@ type vopts struct {
 	// validator always does this in APISIX; whether the result is persisted
 	// depends on the version, so callers validate a copy when it is not).
 	fill bool
+	// scalarsOnly fills only string, number and boolean defaults (API7
+	// Enterprise, whose stored objects converge with ADC's default merge).
+	scalarsOnly bool
 }
 
 // validate checks v against s and returns APISIX's message on failure.
@@ -625,7 +628,7 @@ func (s *schema) checkObject(v any, obj map[string]any, o vopts) (string, bool) 
 			return fmt.Sprintf("property %s is required", luaQuote(p.name)), false
 		}
 		delete(required, p.name)
-		if !present && p.s.hasDflt && o.fill && canFill {
+		if !present && p.s.hasDflt && o.fill && canFill && (!o.scalarsOnly || luaType(p.s.dflt) != "table") {
 			realObj[p.name] = deepCopy(p.s.dflt)
 		}
 	}
