@@ -103,7 +103,7 @@ type Result struct {
 	Refusals []*RefusalError
 	Counts   Counts
 	// Calls is the number of Put and Delete calls made (retries included).
-	Calls int
+	Calls    int
 	Duration time.Duration
 }
 
