@@ -250,8 +250,8 @@ func TestConcurrencyBound(t *testing.T) {
 	if f.maxInflight != conc {
 		t.Errorf("peak in flight = %d, want %d", f.maxInflight, conc)
 	}
-	if res.Requests != 40 || res.Counts.Applied != 40 {
-		t.Errorf("requests = %d, counts = %+v", res.Requests, res.Counts)
+	if res.Calls != 40 || res.Counts.Applied != 40 {
+		t.Errorf("requests = %d, counts = %+v", res.Calls, res.Counts)
 	}
 }
 
@@ -362,8 +362,8 @@ func TestStillReferencedRetried(t *testing.T) {
 			}
 		}
 	}
-	if res.Requests != 1+3+4 {
-		t.Errorf("requests = %d", res.Requests)
+	if res.Calls != 1+3+4 {
+		t.Errorf("requests = %d", res.Calls)
 	}
 }
 

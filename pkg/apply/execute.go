@@ -102,8 +102,8 @@ type Result struct {
 	Outcomes []Outcome
 	Refusals []*RefusalError
 	Counts   Counts
-	// Requests is the number of Put and Delete calls made.
-	Requests int
+	// Calls is the number of Put and Delete calls made (retries included).
+	Calls    int
 	Duration time.Duration
 }
 
@@ -368,7 +368,7 @@ func (r *run) schedule(ctx context.Context, from, to int) {
 		}
 		d := <-results
 		inflight--
-		r.res.Requests += d.attempts
+		r.res.Calls += d.attempts
 		o := &r.res.Outcomes[d.i]
 		o.Attempts, o.Duration = d.attempts, d.took
 		if d.err != nil {

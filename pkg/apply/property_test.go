@@ -94,8 +94,8 @@ func TestExecuteProperties(t *testing.T) {
 			t.Fatalf("counts %+v do not add up to %d", c, len(plan.Steps))
 		}
 		calls := f.callList()
-		if res.Requests != len(calls) {
-			t.Fatalf("result says %d requests, the gateway saw %d", res.Requests, len(calls))
+		if res.Calls != len(calls) {
+			t.Fatalf("result says %d requests, the gateway saw %d", res.Calls, len(calls))
 		}
 		sent := map[model.Key]int{}
 		for _, c := range calls {
