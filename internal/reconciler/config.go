@@ -1,0 +1,277 @@
+package reconciler
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	yaml "sigs.k8s.io/yaml/goyaml.v3"
+
+	"github.com/gitops-gateway/reconciler/pkg/diff"
+	"github.com/gitops-gateway/reconciler/pkg/model"
+)
+
+// MaxConfigSize bounds the daemon's configuration file.
+const MaxConfigSize = 1 << 20
+
+// ErrConfig is matched by every error of ParseConfig.
+var ErrConfig = errors.New("invalid daemon configuration")
+
+// FileConfig is the daemon's configuration file (--config): the targets.
+// Secrets are never inline: tokens, passwords and keys are named by file.
+type FileConfig struct {
+	Targets []TargetSpec `yaml:"targets"`
+}
+
+// TargetSpec is one target of the file.
+type TargetSpec struct {
+	Name    string      `yaml:"name"`
+	Source  SourceSpec  `yaml:"source"`
+	Gateway GatewaySpec `yaml:"gateway"`
+	Sync    SyncSpec    `yaml:"sync"`
+	Webhook WebhookSpec `yaml:"webhook"`
+	// Line is where the target starts in the file (0 for flags).
+	Line int `yaml:"-"`
+}
+
+// SourceSpec says where the desired state comes from.
+type SourceSpec struct {
+	// URL is a Git URL or a local directory.
+	URL      string     `yaml:"url"`
+	Ref      string     `yaml:"ref"`
+	Path     string     `yaml:"path"`
+	Auth     SourceAuth `yaml:"auth"`
+	Verify   VerifySpec `yaml:"verify"`
+	CacheDir string     `yaml:"cacheDir"`
+	Timeout  Duration   `yaml:"timeout"`
+}
+
+// SourceAuth names the Git credential files.
+type SourceAuth struct {
+	TokenFile         string `yaml:"tokenFile"`
+	Username          string `yaml:"username"`
+	PasswordFile      string `yaml:"passwordFile"`
+	SSHKeyFile        string `yaml:"sshKeyFile"`
+	SSHPassphraseFile string `yaml:"sshPassphraseFile"`
+	KnownHostsFile    string `yaml:"knownHostsFile"`
+	CAFile            string `yaml:"caFile"`
+}
+
+// VerifySpec configures commit signature verification.
+type VerifySpec struct {
+	Mode                  string `yaml:"mode"`
+	PGPKeyringFile        string `yaml:"pgpKeyringFile"`
+	SSHAllowedSignersFile string `yaml:"sshAllowedSignersFile"`
+}
+
+// GatewaySpec says how to reach the Admin API. There is no way to switch
+// TLS verification off here: that comes only from the command line.
+type GatewaySpec struct {
+	Backend        string   `yaml:"backend"`
+	Server         string   `yaml:"server"`
+	TokenFile      string   `yaml:"tokenFile"`
+	TokenTransport string   `yaml:"tokenTransport"`
+	GatewayGroup   string   `yaml:"gatewayGroup"`
+	CACertFile     string   `yaml:"caCertFile"`
+	ClientCertFile string   `yaml:"clientCertFile"`
+	ClientKeyFile  string   `yaml:"clientKeyFile"`
+	Timeout        Duration `yaml:"timeout"`
+	Concurrency    int      `yaml:"concurrency"`
+}
+
+// SyncSpec says what the target may do.
+type SyncSpec struct {
+	Interval Duration `yaml:"interval"`
+	Mode     string   `yaml:"mode"`
+	Suspend  bool     `yaml:"suspend"`
+	// Prune must be stated: a target never deletes by default or by
+	// accident.
+	Prune               *bool        `yaml:"prune"`
+	MaxDeletes          *int         `yaml:"maxDeletes"`
+	MaxDeletePercent    *float64     `yaml:"maxDeletePercent"`
+	AllowEmpty          bool         `yaml:"allowEmpty"`
+	ManagedBy           string       `yaml:"managedBy"`
+	Adopt               bool         `yaml:"adopt"`
+	PruneUnlabeled      bool         `yaml:"pruneUnlabeled"`
+	AllowHistoryRewrite *bool        `yaml:"allowHistoryRewrite"`
+	Ignore              []IgnoreSpec `yaml:"ignore"`
+}
+
+// IgnoreSpec is a field-level ignore rule (diff.IgnoreRule).
+type IgnoreSpec struct {
+	Kind  string   `yaml:"kind"`
+	Name  string   `yaml:"name"`
+	Paths []string `yaml:"paths"`
+}
+
+// WebhookSpec configures POST /webhook/{target}.
+type WebhookSpec struct {
+	// SecretFile holds the shared secret; empty falls back to
+	// --webhook-secret-file. Without any, the target accepts no webhook.
+	SecretFile string `yaml:"secretFile"`
+}
+
+// Duration is a time.Duration written as "1m30s".
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return fmt.Errorf("line %d: want a duration such as 30s or 1m", n.Line)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return fmt.Errorf("line %d: %q is not a duration such as 30s or 1m", n.Line, s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Defaults of a target's sync settings.
+const (
+	DefaultMaxDeletes       = 50
+	DefaultMaxDeletePercent = 25
+	DefaultManagedBy        = "reconciler"
+)
+
+// ParseConfig parses and checks a configuration file; name is used in
+// errors. Unknown fields are errors, with their line. Defaults are filled
+// in: interval 1m, mode apply, backend apisix, maxDeletes 50,
+// maxDeletePercent 25, managedBy reconciler, allowHistoryRewrite true.
+func ParseConfig(name string, data []byte) (FileConfig, error) {
+	if len(data) > MaxConfigSize {
+		return FileConfig{}, fmt.Errorf("%w: %s: larger than %d bytes", ErrConfig, name, MaxConfigSize)
+	}
+	var cfg FileConfig
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		return FileConfig{}, fmt.Errorf("%w: %s: %s", ErrConfig, name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err == nil {
+		if tn := mappingValue(&doc, "targets"); tn != nil && tn.Kind == yaml.SequenceNode {
+			for i, n := range tn.Content {
+				if i < len(cfg.Targets) {
+					cfg.Targets[i].Line = n.Line
+				}
+			}
+		}
+	}
+	var errs []error
+	if len(cfg.Targets) == 0 {
+		errs = append(errs, fmt.Errorf("%s: no targets", name))
+	}
+	seen := map[string]int{}
+	gateways := map[string]string{}
+	for i := range cfg.Targets {
+		t := &cfg.Targets[i]
+		where := fmt.Sprintf("%s:%d: target %q", name, t.Line, t.Name)
+		for _, err := range t.Check() {
+			errs = append(errs, fmt.Errorf("%s: %w", where, err))
+		}
+		if line, dup := seen[t.Name]; dup && t.Name != "" {
+			errs = append(errs, fmt.Errorf("%s: the name is also used at line %d", where, line))
+		}
+		seen[t.Name] = t.Line
+		g := t.Gateway.Server + "|" + t.Gateway.GatewayGroup + "|" + t.Sync.ManagedBy
+		if other, dup := gateways[g]; dup && t.Gateway.Server != "" {
+			errs = append(errs, fmt.Errorf("%s: manages the same gateway with the same managedBy as target %q: they would undo each other's changes", where, other))
+		}
+		gateways[g] = t.Name
+	}
+	if len(errs) > 0 {
+		return FileConfig{}, fmt.Errorf("%w:\n%w", ErrConfig, errors.Join(errs...))
+	}
+	return cfg, nil
+}
+
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// Check fills in defaults and returns every problem of the target.
+func (t *TargetSpec) Check() []error {
+	var errs []error
+	if !validName(t.Name) {
+		errs = append(errs, errors.New("name: want 1-63 lowercase letters, digits, '-', '_' or '.', starting and ending with a letter or digit"))
+	}
+	if t.Source.URL == "" {
+		errs = append(errs, errors.New("source.url: required (a Git URL or a local directory)"))
+	}
+	if t.Gateway.Backend == "" {
+		t.Gateway.Backend = "apisix"
+	}
+	if t.Gateway.Backend != "apisix" && t.Gateway.Backend != "api7ee" {
+		errs = append(errs, fmt.Errorf("gateway.backend %q: want apisix or api7ee", t.Gateway.Backend))
+	}
+	if t.Gateway.Server == "" {
+		errs = append(errs, errors.New("gateway.server: required"))
+	}
+	if t.Gateway.TokenFile == "" && t.Line > 0 {
+		errs = append(errs, errors.New("gateway.tokenFile: required (tokens are never written in the configuration)"))
+	}
+	if t.Gateway.Concurrency < 0 {
+		errs = append(errs, errors.New("gateway.concurrency: must be positive"))
+	}
+	if t.Sync.Interval == 0 {
+		t.Sync.Interval = Duration(DefaultInterval)
+	}
+	if time.Duration(t.Sync.Interval) < time.Second {
+		errs = append(errs, fmt.Errorf("sync.interval %s: at least 1s", time.Duration(t.Sync.Interval)))
+	}
+	if _, err := ParseMode(t.Sync.Mode); err != nil {
+		errs = append(errs, fmt.Errorf("sync.%w", err))
+	}
+	if t.Sync.Mode == "" {
+		t.Sync.Mode = string(ModeApply)
+	}
+	if t.Sync.Prune == nil {
+		errs = append(errs, errors.New("sync.prune: required: say whether objects removed from Git are deleted from the gateway (true or false)"))
+	}
+	if t.Sync.MaxDeletes == nil {
+		v := DefaultMaxDeletes
+		t.Sync.MaxDeletes = &v
+	}
+	if t.Sync.MaxDeletePercent == nil {
+		v := float64(DefaultMaxDeletePercent)
+		t.Sync.MaxDeletePercent = &v
+	}
+	if p := *t.Sync.MaxDeletePercent; p < 0 {
+		errs = append(errs, fmt.Errorf("sync.maxDeletePercent %g: must be 0 or more", p))
+	}
+	if t.Sync.ManagedBy == "" {
+		t.Sync.ManagedBy = DefaultManagedBy
+	}
+	if t.Sync.AllowHistoryRewrite == nil {
+		v := true
+		t.Sync.AllowHistoryRewrite = &v
+	}
+	if _, err := diff.New(diff.Options{Ignore: t.IgnoreRules()}); err != nil {
+		errs = append(errs, fmt.Errorf("sync.ignore: %w", err))
+	}
+	return errs
+}
+
+// IgnoreRules converts the ignore rules.
+func (t *TargetSpec) IgnoreRules() []diff.IgnoreRule {
+	out := make([]diff.IgnoreRule, len(t.Sync.Ignore))
+	for i, r := range t.Sync.Ignore {
+		out[i] = diff.IgnoreRule{Kind: model.Kind(r.Kind), Name: r.Name, Paths: r.Paths}
+	}
+	return out
+}
