@@ -3,24 +3,24 @@
 //
 // Each cycle reads like the pipeline:
 //
-//	fetch → load → read → compare → apply → record
+//		fetch → load → read → compare → apply → record
 //
-//   - fetch asks the Source for its snapshot. When the revision did not
-//     move, nothing is loaded again, but the gateway is still read, so that
-//     hand edits are seen. When the fetch fails, or the new revision is
-//     invalid, unverified, encrypted or refused, the last good revision
-//     keeps serving drift detection and correction.
-//   - read lists the gateway's owned objects (a partial read is an error:
-//     nothing is written after it) and the server's defaults.
-//   - compare diffs, and classifies each difference as pending or drift
-//     (see below); drift is logged and audited with its masked field
-//     changes.
-//   - apply, in apply mode, plans (with the deletion and ownership guards)
-//     and executes, one write per resource at most. Detect mode, a
-//     suspended target, writes paused by a 401, and a replica without the
-//     lease only report.
-//   - record sets the conditions (a closed set of reasons), the metrics,
-//     the status and its history, and syncs the audit file.
+//	  - fetch asks the Source for its snapshot. When the revision did not
+//	    move, nothing is loaded again, but the gateway is still read, so that
+//	    hand edits are seen. When the fetch fails, or the new revision is
+//	    invalid, unverified, encrypted or refused, the last good revision
+//	    keeps serving drift detection and correction.
+//	  - read lists the gateway's owned objects (a partial read is an error:
+//	    nothing is written after it) and the server's defaults.
+//	  - compare diffs, and classifies each difference as pending or drift
+//	    (see below); drift is logged and audited with its masked field
+//	    changes.
+//	  - apply, in apply mode, plans (with the deletion and ownership guards)
+//	    and executes, one write per resource at most. Detect mode, a
+//	    suspended target, writes paused by a 401, and a replica without the
+//	    lease only report.
+//	  - record sets the conditions (a closed set of reasons), the metrics,
+//	    the status and its history, and syncs the audit file.
 //
 // # Drift
 //
