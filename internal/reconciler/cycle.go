@@ -101,13 +101,16 @@ func (p *pass) fetch(ctx context.Context) {
 	}
 	t.m.ObserveGitFetch(t.cfg.Name, t1.Sub(t0), "", t1)
 	p.fetched = snap.Revision
-	t.lastFetched = snap.Revision
-	if snap.Rewritten {
+	if snap.Rewritten && snap.Revision != t.lastFetched {
+		// Counted once per new tip: the source reports it again while the
+		// tip stays.
 		t.m.GitHistoryRewritten(t.cfg.Name)
+		t.log.Warn("history rewritten: the new commit does not descend from the previous one", zap.String("revision", snap.Revision))
 		if !t.cfg.AllowHistoryRewrite {
 			t.refusedRev = snap.Revision
 		}
 	}
+	t.lastFetched = snap.Revision
 	switch {
 	case t.refusedRev != "" && snap.Revision == t.refusedRev:
 		p.fail(metrics.ReasonHistoryRewritten, fmt.Sprintf(

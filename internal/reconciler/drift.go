@@ -62,8 +62,9 @@ type keyState struct {
 	inSync bool
 	// typ is the classification of a difference that persists.
 	typ DriftType
-	// wrote reports that the last observed cycle wrote it successfully.
-	wrote bool
+	// healed reports that the last observed cycle corrected its drift
+	// (a self-heal write, not the apply of a new revision).
+	healed bool
 	// flaps counts consecutive corrections undone by another writer;
 	// holdUntil is when self-heal may write it again.
 	flaps     int
@@ -84,8 +85,9 @@ func (t *Target) state(k model.Key) *keyState {
 	return st
 }
 
-// classify returns the type of a difference, and whether it undoes a write
-// of the previous observed cycle (another writer fighting us).
+// classify returns the type of a difference, and whether it undoes the
+// drift correction of the previous observed cycle (another writer fighting
+// us).
 func (t *Target) classify(ch diff.Change, intent string) (DriftType, bool) {
 	if !t.observed {
 		return DriftPending, false
@@ -95,7 +97,7 @@ func (t *Target) classify(ch diff.Change, intent string) (DriftType, bool) {
 	case st.intent != intent:
 		return DriftPending, false
 	case st.inSync:
-		return Drift, st.wrote
+		return Drift, st.healed
 	case st.typ == "":
 		return DriftPending, false
 	}
@@ -120,7 +122,7 @@ func (p *pass) learn() {
 		st := t.state(k)
 		_, differs := changed[k]
 		st.intent = p.desired.intents[k]
-		st.wrote = p.written[k]
+		st.healed = p.written[k] && p.types[k] == Drift
 		switch {
 		case !differs:
 			// Observed in sync: any fight is over.

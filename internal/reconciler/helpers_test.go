@@ -50,6 +50,10 @@ func TestMain(m *testing.M) {
 // the audit log.
 const adminToken = "canary-token-7f3a9c2e51d04b6f"
 
+// opsToken is a person's own admin token, for edits behind the
+// reconciler's back.
+const opsToken = "ops-token-for-hand-edits"
+
 var start = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // --- the gateway: the emulator over HTTP on loopback ---
@@ -61,7 +65,9 @@ type gateway struct {
 
 func newGateway(t testing.TB, opts ...emulator.Option) *gateway {
 	t.Helper()
-	em, err := emulator.New(append([]emulator.Option{emulator.WithAdminToken(adminToken)}, opts...)...)
+	em, err := emulator.New(append([]emulator.Option{
+		emulator.WithAdminToken(adminToken), emulator.WithToken("ops", opsToken, emulator.RoleAdmin),
+	}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +94,7 @@ func (g *gateway) do(t testing.TB, method, path string, body any) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("X-API-KEY", adminToken)
+	req.Header.Set("X-API-KEY", opsToken)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -305,6 +311,7 @@ type harnessOpts struct {
 	configure func(cfg *TargetConfig)
 	client    func(cfg *api7.Config)
 	tokenDir  bool // the token lives behind a ..data symlink, as in a Kubernetes Secret volume
+	rand      func() float64
 }
 
 type syncBuffer struct {
@@ -388,8 +395,12 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 	if o.configure != nil {
 		o.configure(&cfg)
 	}
+	rnd := o.rand
+	if rnd == nil {
+		rnd = func() float64 { return 0.5 }
+	}
 	tg, err := NewTarget(cfg, Deps{
-		Clock: h.clk, Rand: func() float64 { return 0.5 }, Metrics: h.m, Audit: h.audit, Logger: log,
+		Clock: h.clk, Rand: rnd, Metrics: h.m, Audit: h.audit, Logger: log,
 		OnCycle: func(_ string, c Cycle) {
 			select {
 			case h.cycles <- c:
@@ -411,6 +422,46 @@ func (h *harness) once() Cycle {
 	c := h.target.Once(context.Background())
 	<-h.cycles
 	return c
+}
+
+// run starts the target's loop; the returned function stops it and waits.
+func (h *harness) run() (stop func()) {
+	h.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.target.Run(ctx, ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// next waits for the loop's next cycle record. The timeout only guards
+// against a hang; nothing waits for time to pass.
+func (h *harness) next() Cycle {
+	h.t.Helper()
+	select {
+	case c := <-h.cycles:
+		return c
+	case <-time.After(20 * time.Second):
+		h.t.Fatal("no cycle within 20s")
+		return Cycle{}
+	}
+}
+
+// step waits until the loop sleeps, moves the fake clock to its timer and
+// returns the cycle that follows, with the delay it waited.
+func (h *harness) step() (Cycle, time.Duration) {
+	h.t.Helper()
+	if !h.clk.BlockUntil(1, nil) {
+		h.t.Fatal("the loop never slept")
+	}
+	d, _ := h.clk.Next()
+	h.clk.Advance(d)
+	return h.next(), d
 }
 
 func writeTokenFile(t testing.TB, tok string, kube bool) string {

@@ -1,0 +1,290 @@
+package reconciler
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+
+	"github.com/gitops-gateway/reconciler/internal/metrics"
+	"github.com/gitops-gateway/reconciler/pkg/api7/emulator"
+	"github.com/gitops-gateway/reconciler/pkg/git"
+	"github.com/gitops-gateway/reconciler/pkg/model"
+)
+
+// httpSource serves the harness's repository over smart HTTP.
+func httpSource(srv **gitServer, token string, o git.Options) func(h *harness) Source {
+	return func(h *harness) Source {
+		*srv = newGitServer(h.t, h.repo.root, token)
+		o.URL = (*srv).URL + "/" + h.repo.name
+		o.Ref = "main"
+		gs, err := git.New(o)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		return gitSource{gs}
+	}
+}
+
+// G1: the Git server fails. The fetch error sets FetchFailed and nothing is
+// deleted or created from the missing state: the last good commit keeps
+// serving, and a hand edit is still corrected. When Git is back, the new
+// commit is applied.
+func TestGitDownKeepsLastGood(t *testing.T) {
+	var srv *gitServer
+	h := newHarness(t, harnessOpts{source: httpSource(&srv, "", git.Options{})})
+	first := h.once()
+	srv.status.Store(http.StatusServiceUnavailable)
+	h.repo.commit("second", map[string]string{"routes.yaml": routesConfig(3, "v2")})
+	h.gw.editRoute(t, routeID(2), "hand")
+	c := h.once()
+	if !hasReason(c, metrics.ReasonFetchFailed) || c.Revision != first.Revision {
+		t.Fatalf("cycle with Git down: %+v", c)
+	}
+	if c.Counts.Drift != 1 || c.Counts.Applied != 1 || len(c.Items) != 1 {
+		t.Errorf("drift correction from the last good commit: %+v", c.Items)
+	}
+	if h.gauge("reconciler_git_fetch_errors_total", "target", "prod", "reason", "FetchFailed") != 1 {
+		t.Error("git_fetch_errors_total{reason=FetchFailed} not counted")
+	}
+	srv.status.Store(0)
+	c = h.once()
+	if c.Result != ResultSuccess || c.Revision == first.Revision || c.Counts.Pending != 3 {
+		t.Errorf("after Git recovered: %+v", c)
+	}
+}
+
+// B1: an invalid commit is refused as a whole: 0 writes from it, the error
+// names file and line, the last good commit keeps serving, and the bad
+// revision is not parsed again every cycle.
+func TestInvalidCommitKeepsLastGood(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	first := h.once()
+	bad := h.repo.commit("broken", map[string]string{
+		"routes.yaml": routesConfig(3, "v2"),
+		"more.yaml":   "services:\n  - name: x\n    bogus: 1\n",
+	})
+	writes := h.gw.writes()
+	for range 3 {
+		c := h.once()
+		if !hasReason(c, metrics.ReasonValidationFailed) || c.Revision != first.Revision || c.Changes != 0 {
+			t.Fatalf("cycle with an invalid commit: %+v", c)
+		}
+		if !strings.Contains(c.Error, "more.yaml:3") {
+			t.Errorf("error does not name the file and line: %s", c.Error)
+		}
+	}
+	if h.gw.writes() != writes {
+		t.Error("the invalid commit caused writes")
+	}
+	st := h.target.Status()
+	if st.Revision != first.Revision || !strings.Contains(st.SourceRevision, bad) {
+		t.Errorf("status revision %q, source revision %q", st.Revision, st.SourceRevision)
+	}
+	if n := strings.Count(h.logs.String(), "revision refused"); n != 1 {
+		t.Errorf("the bad revision was loaded %d times, want once", n)
+	}
+	h.repo.commit("fixed", map[string]string{"more.yaml": ""})
+	if c := h.once(); c.Result != ResultSuccess || c.Counts.Pending != 3 {
+		t.Errorf("after the fix: %+v", c)
+	}
+}
+
+// G3: with history rewrites refused, a force-push of unrelated history is
+// not applied (HistoryRewritten) until a commit lands on top of it.
+func TestHistoryRewriteRefused(t *testing.T) {
+	h := newHarness(t, harnessOpts{configure: func(c *TargetConfig) { c.AllowHistoryRewrite = false }})
+	first := h.once()
+	h.repo.git("checkout", "-q", "--orphan", "rewritten")
+	h.repo.commit("unrelated history", map[string]string{"routes.yaml": routesConfig(2, "rewritten")})
+	writes := h.gw.writes()
+	for range 2 {
+		c := h.once()
+		if !hasReason(c, metrics.ReasonHistoryRewritten) || c.Revision != first.Revision || h.gw.writes() != writes {
+			t.Fatalf("cycle after a force-push: %+v", c)
+		}
+	}
+	if h.gauge("reconciler_git_history_rewritten_total", "target", "prod") != 1 {
+		t.Error("git_history_rewritten_total not counted")
+	}
+	h.repo.commit("on top", map[string]string{"routes.yaml": routesConfig(2, "v3")})
+	if c := h.once(); c.Result != ResultSuccess || c.Counts.Applied == 0 {
+		t.Errorf("after a commit on top: %+v", c)
+	}
+}
+
+// O1: every reason of the closed set is reachable, and is exported through
+// reconciler_condition and the status.
+func TestEveryConditionReasonIsReachable(t *testing.T) {
+	type scenario struct {
+		opts harnessOpts
+		// before runs after one successful cycle (unless fresh); the cycle
+		// after it must carry the reason.
+		before func(t *testing.T, h *harness)
+		fresh  bool // no successful cycle first
+	}
+	var gitSrv *gitServer
+	scenarios := map[metrics.Reason]scenario{
+		metrics.ReasonFetchFailed: {before: func(t *testing.T, h *harness) {
+			if err := os.RemoveAll(h.repo.bare); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		metrics.ReasonGitAuthenticationFailed: {fresh: true, opts: harnessOpts{
+			source: httpSource(&gitSrv, "the-right-token", git.Options{Auth: git.Auth{TokenFile: writeFile(t, "wrong-token")}}),
+		}},
+		metrics.ReasonVerificationFailed: {fresh: true, opts: harnessOpts{
+			source: httpSource(&gitSrv, "", git.Options{Verify: git.Verification{Mode: git.VerifyHead, PGPKeyringFile: pgpKeyring(t)}}),
+		}},
+		metrics.ReasonHistoryRewritten: {
+			opts: harnessOpts{configure: func(c *TargetConfig) { c.AllowHistoryRewrite = false }},
+			before: func(t *testing.T, h *harness) {
+				h.repo.git("checkout", "-q", "--orphan", "other")
+				h.repo.commit("rewritten", map[string]string{"routes.yaml": routesConfig(1, "x")})
+			},
+		},
+		metrics.ReasonValidationFailed: {before: func(t *testing.T, h *harness) {
+			h.repo.commit("bad", map[string]string{"routes.yaml": "services: [{name: 1}]\n"})
+		}},
+		metrics.ReasonInputTooLarge: {before: func(t *testing.T, h *harness) {
+			h.repo.commit("big", map[string]string{"big.yaml": "# " + strings.Repeat("x", model.MaxFileSize) + "\n"})
+		}},
+		metrics.ReasonGitTimeout: {fresh: true, opts: harnessOpts{
+			source: func(h *harness) Source {
+				hang := &hangServer{}
+				srv := newSwitchable(h.t, hang)
+				gs, err := git.New(git.Options{URL: srv.URL() + "/gateway.git", Timeout: 100 * time.Millisecond})
+				if err != nil {
+					h.t.Fatal(err)
+				}
+				return gitSource{gs}
+			},
+		}},
+		metrics.ReasonApplyFailed: {fresh: true, opts: harnessOpts{emu: []emulator.Option{emulator.WithHook(
+			emulator.Reject(http.MethodPut, "/apisix/admin/routes/"+routeID(1), http.StatusBadRequest, `{"error_msg":"invalid plugin conf"}`))}}},
+		metrics.ReasonReadFailed: {fresh: true, opts: harnessOpts{emu: []emulator.Option{emulator.WithHook(func(c emulator.Call) *emulator.Reply {
+			if c.Method == http.MethodGet && c.Path == "/apisix/admin/routes" {
+				return &emulator.Reply{Status: http.StatusInternalServerError, Body: `{"error_msg":"etcd broke"}`}
+			}
+			return nil
+		})}}},
+		metrics.ReasonPruneFailed: {
+			opts: harnessOpts{emu: []emulator.Option{emulator.WithHook(emulator.Reject(http.MethodDelete, "/apisix/admin/routes/"+routeID(2), http.StatusBadRequest, `{"error_msg":"no"}`))}},
+			before: func(t *testing.T, h *harness) {
+				h.repo.commit("drop r002", map[string]string{"routes.yaml": routesConfig(2, "v1")})
+			},
+		},
+		metrics.ReasonDeletionGuardTripped: {
+			opts: harnessOpts{configure: func(c *TargetConfig) { c.Policy.MaxDeletes = 1 }},
+			before: func(t *testing.T, h *harness) {
+				h.repo.commit("drop two routes", map[string]string{"routes.yaml": routesConfig(1, "v1")})
+			},
+		},
+		metrics.ReasonOwnershipConflict: {fresh: true, before: func(t *testing.T, h *harness) {
+			svc := map[string]any{"upstream": map[string]any{"nodes": map[string]any{"10.9.9.9:80": 1}, "type": "roundrobin"}}
+			if code := h.gw.do(t, http.MethodPut, "/apisix/admin/services/"+model.ServiceID("shop"), svc); code >= 300 {
+				t.Fatalf("put: %d", code)
+			}
+		}},
+		metrics.ReasonAuthenticationFailed: {before: func(t *testing.T, h *harness) {
+			if err := h.gw.em.RevokeToken(emulator.TokenNameAdmin); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		metrics.ReasonAdminUnreachable: {before: func(t *testing.T, h *harness) { h.gw.srv.down() }},
+		metrics.ReasonRateLimited: {before: func(t *testing.T, h *harness) {
+			if err := h.gw.em.SetFaults(emulator.Faults{Seed: 1, RateLimited: 1, RetryAfter: time.Hour}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		metrics.ReasonDecryptionRequired: {before: func(t *testing.T, h *harness) {
+			h.repo.commit("encrypted", map[string]string{"secret.yaml": "consumers:\n  - username: x\n    description: ENC[AES256_GCM,data:abc,iv:x,tag:y,type:str]\n"})
+		}},
+	}
+	for _, reason := range metrics.Reasons() {
+		t.Run(string(reason), func(t *testing.T) {
+			sc, ok := scenarios[reason]
+			if !ok {
+				t.Fatalf("no scenario reaches %s", reason)
+			}
+			h := newHarness(t, sc.opts)
+			if !sc.fresh {
+				if c := h.once(); c.Result != ResultSuccess {
+					t.Fatalf("setup cycle: %+v", c)
+				}
+			}
+			if sc.before != nil {
+				sc.before(t, h)
+			}
+			c := h.once()
+			if !hasReason(c, reason) {
+				t.Fatalf("cycle reasons %v (%s), want %s", c.Reasons, c.Error, reason)
+			}
+			if c.Result != ResultFailure {
+				t.Errorf("result %s", c.Result)
+			}
+			if h.condition(reason) != 1 {
+				t.Errorf("reconciler_condition{reason=%s} != 1", reason)
+			}
+			found := false
+			for _, cond := range h.target.Status().Conditions {
+				if cond.Reason == reason && cond.Message != "" {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("status conditions %+v lack %s", h.target.Status().Conditions, reason)
+			}
+			if reason == metrics.ReasonPruneFailed && h.gauge("reconciler_prune_failures_total", "target", "prod") != 1 {
+				t.Error("prune_failures_total not counted")
+			}
+			if reason == metrics.ReasonDeletionGuardTripped && h.gauge("reconciler_deletes_blocked_total", "target", "prod", "reason", "MaxDeletes") != 1 {
+				t.Error("deletes_blocked_total not counted")
+			}
+		})
+	}
+}
+
+// hangServer accepts requests and never answers until the client gives up.
+type hangServer struct{}
+
+func (hangServer) ServeHTTP(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func pgpKeyring(t *testing.T) string {
+	t.Helper()
+	e, err := openpgp.NewEntity("Trusted", "", "trusted@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	w, err := armor.Encode(&b, openpgp.PublicKeyType, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Serialize(w); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return writeFile(t, b.String())
+}
+
+var _ = context.Background

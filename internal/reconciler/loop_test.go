@@ -1,0 +1,257 @@
+package reconciler
+
+import (
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gitops-gateway/reconciler/internal/metrics"
+	"github.com/gitops-gateway/reconciler/pkg/api7/emulator"
+)
+
+// The loop sleeps the interval with ±10% jitter after a success, backs off
+// exponentially (capped) after failures, and runs at once on a trigger.
+func TestScheduleJitterBackoffTrigger(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	h := newHarness(t, harnessOpts{rand: rng.Float64})
+	stop := h.run()
+	defer stop()
+	if c := h.next(); c.Trigger != TriggerStart || c.Result != ResultSuccess {
+		t.Fatalf("first cycle: %+v", c)
+	}
+	for range 20 {
+		c, d := h.step()
+		if c.Trigger != TriggerInterval || c.Result != ResultSuccess {
+			t.Fatalf("interval cycle: %+v", c)
+		}
+		if d < 54*time.Second || d > 66*time.Second {
+			t.Errorf("interval delay %s outside 1m ±10%%", d)
+		}
+	}
+
+	// The gateway goes away: retries back off 5s, 10s, 20s, … capped at 5m.
+	h.gw.srv.down()
+	if c, _ := h.step(); c.Result != ResultFailure {
+		t.Fatalf("cycle with the gateway down: %+v", c)
+	}
+	want := 5 * time.Second
+	for range 9 {
+		c, d := h.step()
+		if c.Trigger != TriggerRetry || !hasReason(c, metrics.ReasonAdminUnreachable) {
+			t.Fatalf("retry: %+v", c)
+		}
+		if lo, hi := time.Duration(float64(want)*0.9), time.Duration(float64(want)*1.1); d < lo || d > hi {
+			t.Errorf("backoff delay %s, want %s ±10%%", d, want)
+		}
+		want = min(2*want, 5*time.Minute)
+	}
+
+	// A webhook runs a cycle at once, without waiting for the timer.
+	h.gw.srv.up()
+	if !h.clk.BlockUntil(1, nil) {
+		t.Fatal("the loop never slept")
+	}
+	h.target.Trigger()
+	if c := h.next(); c.Trigger != TriggerWebhook || c.Result != ResultSuccess {
+		t.Fatalf("webhook cycle: %+v", c)
+	}
+	if c, d := h.step(); c.Trigger != TriggerInterval || d < 54*time.Second {
+		t.Errorf("after the webhook: %+v after %s", c, d)
+	}
+}
+
+// F5: the Admin API is down for ten minutes (of a fake clock). The loop
+// keeps running with capped backoff, AdminUnreachable is set, the last
+// good revision keeps serving, and once the API is back the gateway
+// converges within one backoff step.
+func TestAdminAPIDownTenMinutes(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	stop := h.run()
+	defer stop()
+	h.next()
+	h.gw.srv.down()
+	var elapsed time.Duration
+	var firstFailure time.Time
+	attempts := 0
+	for elapsed < 10*time.Minute {
+		c, d := h.step()
+		if firstFailure.IsZero() {
+			firstFailure = c.Start
+		}
+		elapsed += d
+		attempts++
+		if c.Result != ResultFailure || !hasReason(c, metrics.ReasonAdminUnreachable) {
+			t.Fatalf("cycle at %s: %+v", elapsed, c)
+		}
+		if d > 330*time.Second {
+			t.Errorf("a backoff step of %s exceeds the 5m cap", d)
+		}
+	}
+	if attempts > 10 {
+		t.Errorf("%d attempts in 10 minutes, want one per backoff step (≤ 10)", attempts)
+	}
+	if h.condition(metrics.ReasonAdminUnreachable) != 1 {
+		t.Error("reconciler_condition{reason=AdminUnreachable} is not 1")
+	}
+	st := h.target.Status()
+	if st.Ready || len(st.Conditions) != 1 || st.Conditions[0].Reason != metrics.ReasonAdminUnreachable || !st.Conditions[0].Since.Equal(firstFailure) {
+		t.Errorf("status while down: ready %v, conditions %+v", st.Ready, st.Conditions)
+	}
+	h.gw.srv.up()
+	h.gw.editRoute(t, routeID(0), "edited during the outage")
+	c, d := h.step()
+	if c.Result != ResultSuccess || c.Counts.Applied != 1 {
+		t.Fatalf("after recovery: %+v", c)
+	}
+	if d > 330*time.Second {
+		t.Errorf("recovery took %s", d)
+	}
+	if h.condition(metrics.ReasonAdminUnreachable) != 0 || !h.target.Status().Ready {
+		t.Error("the condition did not clear")
+	}
+}
+
+// A1: the token is rotated on the gateway (the old one stops working at
+// once) and the new token file lands 0, 60 or 90 seconds later, swapped in
+// as the kubelet swaps a Secret volume's ..data symlink. Writes pause with
+// AuthenticationFailed until the file changes, then the target converges at
+// once, with no restart.
+func TestTokenRotation(t *testing.T) {
+	for _, delay := range []time.Duration{0, 60 * time.Second, 90 * time.Second} {
+		t.Run(delay.String(), func(t *testing.T) {
+			h := newHarness(t, harnessOpts{tokenDir: true})
+			stop := h.run()
+			defer stop()
+			h.next()
+			newToken := "rotated-token-" + delay.String()
+			if err := h.gw.em.RotateToken(emulator.TokenNameAdmin, newToken); err != nil {
+				t.Fatal(err)
+			}
+			h.gw.editRoute(t, routeID(0), "edited while the token is stale")
+			if delay > 0 {
+				var waited time.Duration
+				for waited < delay {
+					c, d := h.step()
+					waited += d
+					if !hasReason(c, metrics.ReasonAuthenticationFailed) || c.Counts.Applied != 0 {
+						t.Fatalf("cycle with a stale token: %+v", c)
+					}
+					if !h.target.Status().WritesPaused {
+						t.Fatal("writes are not paused")
+					}
+				}
+				if h.condition(metrics.ReasonAuthenticationFailed) != 1 {
+					t.Error("condition AuthenticationFailed not exported")
+				}
+			}
+			writes := h.gw.writes()
+			swapToken(t, dirOf(h.tokFile), newToken, "..v2")
+			var c Cycle
+			for c.Result != ResultSuccess {
+				c = h.next() // the reload triggers a cycle; no clock moves
+				if c.Trigger != TriggerToken && c.Result == ResultSuccess {
+					t.Errorf("converged on a %s cycle, want one triggered by the token", c.Trigger)
+				}
+			}
+			if h.gw.writes() != writes+1 || c.Counts.Applied != 1 {
+				t.Errorf("after the new token: %+v, %d writes", c.Counts, h.gw.writes()-writes)
+			}
+			if h.condition(metrics.ReasonAuthenticationFailed) != 0 || h.target.Status().WritesPaused {
+				t.Error("still paused after the token changed")
+			}
+		})
+	}
+}
+
+func dirOf(p string) string {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] == '/' {
+			return p[:i]
+		}
+	}
+	return "."
+}
+
+// Shutdown: no new write starts once stop is done; the write in flight
+// finishes; the cycle is recorded as interrupted and Run returns within the
+// bound.
+func TestShutdownLetsInFlightFinish(t *testing.T) {
+	entered := make(chan struct{}, 16)
+	release := make(chan struct{})
+	var puts atomic.Int32
+	hook := func(c emulator.Call) *emulator.Reply {
+		if c.Method != http.MethodPut {
+			return nil
+		}
+		puts.Add(1)
+		entered <- struct{}{}
+		<-release
+		return nil
+	}
+	h := newHarness(t, harnessOpts{
+		emu:       []emulator.Option{emulator.WithHook(hook)},
+		configure: func(c *TargetConfig) { c.Concurrency = 1 },
+	})
+	d, err := NewDaemon([]*Target{h.target}, h.clk, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	drained := make(chan bool)
+	go func() { drained <- d.Run(ctx, 10*time.Second) }()
+	<-entered // the first write is in flight
+	cancel()  // SIGTERM
+	close(release)
+	if !<-drained {
+		t.Error("Run reports it did not drain in time")
+	}
+	c := h.next()
+	if c.Result != ResultInterrupted || c.Counts.Applied != 1 || c.Counts.Skipped != 3 {
+		t.Errorf("interrupted cycle: %+v", c.Counts)
+	}
+	// APISIX writes a service as its upstream and then the service: both
+	// belong to the write in flight; nothing else was sent.
+	if n := puts.Load(); n > 2 {
+		t.Errorf("%d PUTs reached the gateway, want only the write in flight", n)
+	}
+}
+
+// Shutdown with a request that never answers: after the bound, the request
+// is cancelled and Run returns.
+func TestShutdownBoundCancelsHungRequests(t *testing.T) {
+	entered := make(chan struct{}, 1)
+	hook := func(c emulator.Call) *emulator.Reply {
+		if c.Method != http.MethodPut {
+			return nil
+		}
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+		return &emulator.Reply{Hang: true}
+	}
+	h := newHarness(t, harnessOpts{
+		emu:       []emulator.Option{emulator.WithHook(hook)},
+		configure: func(c *TargetConfig) { c.Concurrency = 1 },
+	})
+	d, err := NewDaemon([]*Target{h.target}, h.clk, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	drained := make(chan bool)
+	go func() { drained <- d.Run(ctx, 10*time.Second) }()
+	<-entered
+	cancel()
+	h.clk.BlockUntil(1, nil) // the drain timer
+	h.clk.Advance(10 * time.Second)
+	if <-drained {
+		t.Error("Run reports a clean drain although a request hung")
+	}
+	if c := h.next(); c.Result != ResultInterrupted {
+		t.Errorf("cycle: %+v", c)
+	}
+}
