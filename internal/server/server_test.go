@@ -97,7 +97,7 @@ func newTestServer(t *testing.T, d *fakeDaemon) *httptest.Server {
 func sample() reconciler.Status {
 	return reconciler.Status{
 		Name: "prod", Mode: reconciler.ModeApply, Observed: true, Revision: "main@sha1:0123456789abcdef",
-		Commit: reconciler.Commit{Author: "Alice <alice@example.com>", Message: "route: <script>alert(1)</script>"},
+		Commit:     reconciler.Commit{Author: "Alice <alice@example.com>", Message: "route: <script>alert(1)</script>"},
 		Conditions: []reconciler.Condition{{Reason: metrics.ReasonFetchFailed, Message: "fetch: 503", Since: time.Unix(1700000000, 0)}},
 		Drift: []reconciler.Item{{
 			Kind: model.KindRoute, Key: "route/abc", Name: "orders-list", Action: diff.ActionUpdate, Type: reconciler.Drift,
@@ -281,4 +281,3 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
-
