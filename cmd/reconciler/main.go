@@ -87,13 +87,13 @@ reports drift as Prometheus metrics.`,
 	root.SetOut(std.out)
 	root.SetErr(std.err)
 	root.AddCommand(
-		newRunCmd(std),
+		newRunCmd(std, env),
 		newDiffCmd(std, env),
 		newSyncCmd(std, env),
 		newDumpCmd(std),
 		newValidateCmd(std, env),
 		newEmulatorCmd(std),
-		newQuickstartCmd(std),
+		newQuickstartCmd(std, env),
 		newVersionCmd(std),
 	)
 	return root

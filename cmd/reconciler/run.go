@@ -1,16 +1,497 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
 
-func newRunCmd(std streams) *cobra.Command {
-	var opts commonOptions
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"go.uber.org/zap"
+
+	"github.com/gitops-gateway/reconciler/internal/metrics"
+	"github.com/gitops-gateway/reconciler/internal/reconciler"
+	"github.com/gitops-gateway/reconciler/internal/reconciler/clock"
+	"github.com/gitops-gateway/reconciler/internal/server"
+	"github.com/gitops-gateway/reconciler/pkg/api7"
+	"github.com/gitops-gateway/reconciler/pkg/apply"
+	"github.com/gitops-gateway/reconciler/pkg/git"
+	"github.com/gitops-gateway/reconciler/pkg/model"
+)
+
+// The daemon's parts, proven to fit.
+var (
+	_ reconciler.Gateway = (*api7.Client)(nil)
+	_ apply.Validator    = (*api7.Client)(nil)
+	_ reconciler.Source  = gitSnapshots{}
+	_ reconciler.Source  = (*reconciler.DirSource)(nil)
+	_ server.Daemon      = (*reconciler.Daemon)(nil)
+)
+
+// daemonOptions are run's flags beyond the common ones.
+type daemonOptions struct {
+	common commonOptions
+
+	config              string
+	name                string
+	interval            time.Duration
+	listen              string
+	mode                string
+	suspend             bool
+	webhookSecretFile   string
+	auditLog            string
+	shutdownTimeout     time.Duration
+	once                bool
+	pruneUnlabeled      bool
+	adopt               bool
+	allowHistoryRewrite bool
+}
+
+// targetFlags are the flags that describe the one target of flag mode; with
+// --config they are refused, as every target says its own.
+var targetFlags = []string{
+	"source", "ref", "path", "git-token-file", "git-username", "git-password-file", "git-ssh-key-file",
+	"git-ssh-passphrase-file", "git-known-hosts-file", "git-ca-cert-file", "git-verify", "git-pgp-keyring-file",
+	"git-ssh-allowed-signers-file", "backend", "server", "token-file", "token", "token-transport", "gateway-group",
+	"ca-cert", "client-cert", "client-key", "timeout", "concurrency", "managed-by", "prune", "no-prune",
+	"max-deletes", "max-delete-percent", "allow-empty", "name", "interval", "mode", "suspend", "prune-unlabeled",
+	"adopt", "allow-history-rewrite",
+}
+
+func addDaemonFlags(fs *pflag.FlagSet, o *daemonOptions) {
+	addCommonFlags(fs, &o.common)
+	fs.StringVar(&o.config, "config", "", "daemon configuration file with several targets (instead of the one-target flags)")
+	fs.StringVar(&o.name, "name", "default", "name of the target given by flags (a metric label and the webhook path)")
+	fs.DurationVar(&o.interval, "interval", reconciler.DefaultInterval, "time between cycles (±10% jitter)")
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:9090", "address of /metrics, /healthz, /readyz, /status, / and /webhook/{target}")
+	fs.StringVar(&o.mode, "mode", "apply", "apply (correct the gateway) or detect (report drift, never write)")
+	fs.BoolVar(&o.suspend, "suspend", false, "report but never write")
+	fs.StringVar(&o.webhookSecretFile, "webhook-secret-file", "", "file holding the webhook secret (for every target without its own)")
+	fs.StringVar(&o.auditLog, "audit-log", "", "append audit events to this file as JSON lines, synced every cycle")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long requests in flight may take before they are cancelled")
+	fs.BoolVar(&o.once, "once", false, "run one cycle of every target, print the summary and exit (1 when one failed)")
+	fs.BoolVar(&o.pruneUnlabeled, "prune-unlabeled", false, "also manage global rules and plugin metadata that are not declared, deleting them (they carry no ownership label)")
+	fs.BoolVar(&o.adopt, "adopt", false, "take over objects without our managed-by label whose ID a desired resource has")
+	fs.BoolVar(&o.allowHistoryRewrite, "allow-history-rewrite", true, "apply a commit that does not descend from the previous one (a force-push); false refuses it with HistoryRewritten")
+}
+
+func newRunCmd(std streams, env lookupEnv) *cobra.Command {
+	var opts daemonOptions
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the reconciliation daemon",
-		Args:  cobra.NoArgs,
-		RunE:  notYet("run", "issue 7"),
+		Long: `Run one reconcile loop per target: every --interval (±10% jitter), sooner after
+a failure (with backoff) or on a webhook, fetch the desired state, read the
+gateway, diff, and apply (--mode apply) or only report (--mode detect).
+
+Targets come from --config (several), or from the flags (one, named --name).
+Drift is exported at /metrics, the status at /status and /, on --listen.
+
+On SIGTERM no new cycle or write starts; requests in flight may finish
+within --shutdown-timeout; the audit log is synced; the exit status is 0.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			specs, err := targetSpecs(cmd.Flags(), opts)
+			if err != nil {
+				return err
+			}
+			return runDaemon(cmd.Context(), opts, specs, std, env, nil)
+		},
 	}
-	addCommonFlags(cmd.Flags(), &opts)
-	_ = std
+	addDaemonFlags(cmd.Flags(), &opts)
 	return cmd
+}
+
+// targetSpecs returns the targets of --config, or the one target of the
+// flags.
+func targetSpecs(fs *pflag.FlagSet, o daemonOptions) ([]reconciler.TargetSpec, error) {
+	if o.config != "" {
+		var given []string
+		for _, f := range targetFlags {
+			if fs.Changed(f) {
+				given = append(given, "--"+f)
+			}
+		}
+		if len(given) > 0 {
+			return nil, fmt.Errorf("%s: with --config every target is described in the file (from the flags or their RECONCILER_* variables)", strings.Join(given, ", "))
+		}
+		data, err := readConfigFile(o.config)
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := reconciler.ParseConfig(o.config, data)
+		if err != nil {
+			return nil, err
+		}
+		return cfg.Targets, nil
+	}
+	s, g, y := o.common.source, o.common.gateway, o.common.sync
+	prune := y.Prune
+	maxDeletes, maxPercent := y.MaxDeletes, y.MaxDeletePercent
+	spec := reconciler.TargetSpec{
+		Name: o.name,
+		Source: reconciler.SourceSpec{
+			URL: s.Source, Ref: s.Ref, Path: s.Path, CacheDir: s.GitCacheDir,
+			Auth: reconciler.SourceAuth{
+				TokenFile: s.GitTokenFile, Username: s.GitUsername, PasswordFile: s.GitPasswordFile,
+				SSHKeyFile: s.GitSSHKeyFile, SSHPassphraseFile: s.GitSSHPassFile, KnownHostsFile: s.GitKnownHostsFile,
+				CAFile: s.GitCACertFile,
+			},
+			Verify: reconciler.VerifySpec{Mode: s.GitVerifyMode, PGPKeyringFile: s.GitPGPKeyringFile, SSHAllowedSignersFile: s.GitSSHSignersFile},
+		},
+		Gateway: reconciler.GatewaySpec{
+			Backend: g.Backend, Server: g.Server, TokenFile: g.TokenFile, TokenTransport: g.TokenTransport,
+			GatewayGroup: g.GatewayGroup, CACertFile: g.CACertFile, ClientCertFile: g.ClientCertFile,
+			ClientKeyFile: g.ClientKeyFile, Timeout: reconciler.Duration(g.Timeout), Concurrency: g.Concurrency,
+		},
+		Sync: reconciler.SyncSpec{
+			Interval: reconciler.Duration(o.interval), Mode: o.mode, Suspend: o.suspend, Prune: &prune,
+			MaxDeletes: &maxDeletes, MaxDeletePercent: &maxPercent, AllowEmpty: y.AllowEmpty, ManagedBy: y.ManagedBy,
+			Adopt: o.adopt, PruneUnlabeled: o.pruneUnlabeled, AllowHistoryRewrite: &o.allowHistoryRewrite,
+		},
+	}
+	if errs := spec.Check(); len(errs) > 0 {
+		return nil, fmt.Errorf("target %q: %w", spec.Name, errors.Join(errs...))
+	}
+	if spec.Gateway.TokenFile == "" && g.Token == "" {
+		return nil, errors.New("--token-file (or --token, or RECONCILER_TOKEN) is required")
+	}
+	if spec.Gateway.TokenFile != "" && g.Token != "" {
+		return nil, errors.New("give --token-file or --token, not both")
+	}
+	return []reconciler.TargetSpec{spec}, nil
+}
+
+func readConfigFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, reconciler.MaxConfigSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("--config %s: %w", path, err)
+	}
+	return data, nil
+}
+
+// daemonHooks let the quickstart and tests watch the daemon.
+type daemonHooks struct {
+	// listener replaces listening on --listen.
+	listener net.Listener
+	// onCycle is called after every cycle of every target.
+	onCycle func(target string, c reconciler.Cycle)
+	// ready is called once the server listens, with its address.
+	ready func(addr string)
+	// clock replaces the real clock.
+	clock clock.Clock
+}
+
+// runDaemon builds the targets, serves HTTP and runs the loops until ctx is
+// done (or one cycle each with --once), then shuts down within the bound.
+func runDaemon(ctx context.Context, o daemonOptions, specs []reconciler.TargetSpec, std streams, env lookupEnv, hooks *daemonHooks) error {
+	if hooks == nil {
+		hooks = &daemonHooks{}
+	}
+	log, err := newLogger(o.common.log, std.err)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }() // stderr may not support Sync; nothing to do about it
+	rt, err := buildDaemon(o, specs, env, log, hooks)
+	if err != nil {
+		return err
+	}
+	defer rt.close(log)
+
+	if o.once {
+		return rt.once(ctx, std)
+	}
+	ln := hooks.listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", o.listen); err != nil {
+			return fmt.Errorf("--listen: %w", err)
+		}
+	}
+	return rt.serve(ctx, ln, o.shutdownTimeout, log, hooks)
+}
+
+// daemonRuntime is a built daemon and what must be closed after it.
+type daemonRuntime struct {
+	d       *reconciler.Daemon
+	reg     *prometheus.Registry
+	audit   *reconciler.Audit
+	secrets map[string]string // target → webhook secret file
+	closers []func() error
+	clock   clock.Clock
+}
+
+func buildDaemon(o daemonOptions, specs []reconciler.TargetSpec, env lookupEnv, log *zap.Logger, hooks *daemonHooks) (rt *daemonRuntime, err error) {
+	clk := hooks.clock
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	rt = &daemonRuntime{reg: prometheus.NewRegistry(), secrets: map[string]string{}, clock: clk}
+	defer func() {
+		if err != nil {
+			rt.close(log)
+		}
+	}()
+	rt.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	b := currentBuild()
+	m := metrics.New(rt.reg, metrics.Build{Version: b.Version, Revision: b.Commit, GoVersion: b.GoVersion})
+	if o.auditLog != "" {
+		if rt.audit, err = reconciler.OpenAudit(o.auditLog, log); err != nil {
+			return rt, err
+		}
+		rt.closers = append(rt.closers, rt.audit.Close)
+	} else {
+		rt.audit = reconciler.NewAudit(log)
+	}
+	deps := reconciler.Deps{Clock: clk, Rand: newRand(), Metrics: m, Audit: rt.audit, Logger: log, OnCycle: hooks.onCycle}
+	var targets []*reconciler.Target
+	for _, spec := range specs {
+		t, err := buildTarget(o, spec, env, deps, log, rt)
+		if err != nil {
+			return rt, fmt.Errorf("target %q: %w", spec.Name, err)
+		}
+		targets = append(targets, t)
+		switch {
+		case spec.Webhook.SecretFile != "":
+			rt.secrets[spec.Name] = spec.Webhook.SecretFile
+		case o.webhookSecretFile != "":
+			rt.secrets[spec.Name] = o.webhookSecretFile
+		}
+	}
+	rt.d, err = reconciler.NewDaemon(targets, clk, log)
+	return rt, err
+}
+
+func buildTarget(o daemonOptions, spec reconciler.TargetSpec, env lookupEnv, deps reconciler.Deps, log *zap.Logger, rt *daemonRuntime) (*reconciler.Target, error) {
+	tlog := log.With(zap.String("target", spec.Name))
+	src, srcURL, err := newSource(o, spec, tlog, rt)
+	if err != nil {
+		return nil, err
+	}
+	var target atomic.Pointer[reconciler.Target]
+	name := spec.Name
+	m := deps.Metrics
+	g := spec.Gateway
+	cfg := api7.Config{
+		Backend:        api7.Backend(g.Backend),
+		Server:         g.Server,
+		TokenFile:      g.TokenFile,
+		TokenTransport: api7.TokenTransport(g.TokenTransport),
+		GatewayGroup:   g.GatewayGroup,
+		TLS: api7.TLSConfig{
+			CAFile: g.CACertFile, CertFile: g.ClientCertFile, KeyFile: g.ClientKeyFile,
+			SkipVerify: o.common.gateway.TLSSkipVerify, // from the command line only (A3)
+		},
+		Timeout:     time.Duration(g.Timeout),
+		Concurrency: g.Concurrency,
+		ManagedBy:   spec.Sync.ManagedBy,
+		Logger:      tlog,
+		Hooks: api7.Hooks{
+			Request: func(ri api7.RequestInfo) { m.ObserveAdminRequest(name, ri.Method, ri.Code, ri.Duration) },
+			Throttled: func() {
+				m.AdminThrottled(name)
+			},
+			TokenReloaded: func() {
+				if t := target.Load(); t != nil {
+					t.TokenChanged()
+				}
+			},
+		},
+	}
+	if spec.Sync.Adopt {
+		cfg.Adopt = func(model.Key) bool { return true }
+	}
+	if g.TokenFile == "" && o.common.gateway.Token != "" {
+		cfg.Token = model.NewSecret(o.common.gateway.Token)
+	}
+	client, err := api7.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	rt.closers = append(rt.closers, client.Close)
+	t, err := reconciler.NewTarget(reconciler.TargetConfig{
+		Name: spec.Name, Source: src, Gateway: client, SourceURL: srcURL, Server: g.Server,
+		Mode: reconciler.Mode(spec.Sync.Mode), Suspend: spec.Sync.Suspend, Interval: time.Duration(spec.Sync.Interval),
+		Policy: apply.Policy{
+			Prune: *spec.Sync.Prune, MaxDeletes: *spec.Sync.MaxDeletes, MaxDeletePercent: *spec.Sync.MaxDeletePercent,
+			AllowEmpty: spec.Sync.AllowEmpty, Adopt: spec.Sync.Adopt,
+		},
+		Ignore: spec.IgnoreRules(), PruneUnlabeled: spec.Sync.PruneUnlabeled,
+		AllowHistoryRewrite: *spec.Sync.AllowHistoryRewrite, Concurrency: g.Concurrency, Env: env,
+		TokenWatched: g.TokenFile != "", TLSVerifyDisabled: o.common.gateway.TLSSkipVerify,
+	}, deps)
+	if err != nil {
+		return nil, err
+	}
+	target.Store(t)
+	return t, nil
+}
+
+// newSource makes a Git source for a Git URL and a directory source
+// otherwise. It returns the source and its URL for display.
+func newSource(o daemonOptions, spec reconciler.TargetSpec, log *zap.Logger, rt *daemonRuntime) (reconciler.Source, string, error) {
+	s := spec.Source
+	if !git.IsGitURL(s.URL) {
+		if s.Ref != "" {
+			return nil, "", fmt.Errorf("source ref %q applies to Git sources; %s is a local directory", s.Ref, s.URL)
+		}
+		ds, err := reconciler.NewDirSource(s.URL, s.Path)
+		if err != nil {
+			return nil, "", err
+		}
+		return ds, ds.Dir(), nil
+	}
+	mode, err := git.ParseVerifyMode(s.Verify.Mode)
+	if err != nil {
+		return nil, "", err
+	}
+	cacheDir := s.CacheDir
+	if cacheDir == "" && o.common.source.GitCacheDir != "" {
+		cacheDir = filepath.Join(o.common.source.GitCacheDir, spec.Name)
+	}
+	gs, err := git.New(git.Options{
+		URL: s.URL, Ref: s.Ref, Path: s.Path,
+		Auth: git.Auth{
+			TokenFile: s.Auth.TokenFile, Username: s.Auth.Username, PasswordFile: s.Auth.PasswordFile,
+			SSHKeyFile: s.Auth.SSHKeyFile, SSHPassphraseFile: s.Auth.SSHPassphraseFile,
+			KnownHostsFile: s.Auth.KnownHostsFile, CAFile: s.Auth.CAFile,
+		},
+		Verify:   git.Verification{Mode: mode, PGPKeyringFile: s.Verify.PGPKeyringFile, SSHAllowedSignersFile: s.Verify.SSHAllowedSignersFile},
+		CacheDir: cacheDir,
+		Timeout:  time.Duration(s.Timeout),
+		Limits:   git.Limits{MaxFileSize: model.MaxFileSize, MaxTreeSize: model.MaxTreeSize},
+		Logger:   log,
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return gitSnapshots{gs}, gs.URL(), nil
+}
+
+// gitSnapshots adapts pkg/git to the daemon's Source.
+type gitSnapshots struct{ s *git.Source }
+
+func (g gitSnapshots) Fetch(ctx context.Context) (reconciler.Snapshot, error) {
+	r, err := g.s.Fetch(ctx)
+	if err != nil {
+		return reconciler.Snapshot{}, err
+	}
+	author := r.Commit.Author.Name
+	if r.Commit.Author.Email != "" {
+		author += " <" + r.Commit.Author.Email + ">"
+	}
+	return reconciler.Snapshot{
+		Revision: r.Commit.Revision, Files: r.Files, Unchanged: r.Unchanged, Rewritten: r.Rewritten,
+		Commit: reconciler.Commit{Hash: r.Commit.Hash, Author: author, Message: strings.TrimSpace(r.Commit.Message), Date: r.Commit.Date},
+	}, nil
+}
+
+// serve runs the HTTP server and the loops until ctx is done, then stops
+// them: no new cycle, requests in flight bounded by drain, the server shut
+// down within the same bound.
+func (rt *daemonRuntime) serve(ctx context.Context, ln net.Listener, drain time.Duration, log *zap.Logger, hooks *daemonHooks) error {
+	b := currentBuild()
+	srv := server.New(server.Handler(server.Options{
+		Daemon: rt.d, Gatherer: rt.reg, Logger: log, Version: b.Version,
+		WebhookSecretFile: func(target string) string { return rt.secrets[target] },
+	}))
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- srv.Serve(ln) }()
+	log.Info("serving", zap.String("listen", ln.Addr().String()), zap.Int("targets", len(rt.d.Targets())))
+	if hooks.ready != nil {
+		hooks.ready(ln.Addr().String())
+	}
+
+	loopCtx, stopLoops := context.WithCancel(ctx)
+	defer stopLoops()
+	loopsDone := make(chan bool, 1)
+	go func() { loopsDone <- rt.d.Run(loopCtx, drain) }()
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		// A second signal now ends the process at once.
+		signal.Reset(os.Interrupt, syscall.SIGTERM)
+		log.Info("shutting down: no new cycle starts", zap.Duration("duration", drain))
+	case err := <-srvErr:
+		serveErr = fmt.Errorf("http server: %w", err)
+		log.Error("http server failed; shutting down", zap.Error(err))
+	}
+	stopLoops()
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("http server did not shut down cleanly", zap.Error(err))
+		_ = srv.Close()
+	}
+	if !<-loopsDone {
+		log.Warn("requests were cancelled at the shutdown bound")
+	}
+	log.Info("stopped")
+	return serveErr
+}
+
+// once runs one cycle of every target and prints a summary line each.
+func (rt *daemonRuntime) once(ctx context.Context, std streams) error {
+	cycles := rt.d.RunOnce(ctx)
+	failed := 0
+	for i, t := range rt.d.Targets() {
+		c := cycles[i]
+		fmt.Fprintln(std.out, cycleSummary(t.Name(), c))
+		if c.Result != reconciler.ResultSuccess {
+			failed++
+		}
+	}
+	if failed > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%d of %d targets failed", failed, len(cycles))}
+	}
+	return nil
+}
+
+// newRand is the jitter's random source.
+func newRand() func() float64 { return rand.Float64 }
+
+// cycleSummary is one line for people.
+func cycleSummary(target string, c reconciler.Cycle) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s", target, c.Result)
+	if c.Revision != "" {
+		fmt.Fprintf(&b, " at %s", c.Revision)
+	}
+	fmt.Fprintf(&b, ": %d difference(s) (%d pending, %d drift), %d applied, %d failed, %d skipped",
+		c.Changes, c.Counts.Pending, c.Counts.Drift, c.Counts.Applied, c.Counts.Failed, c.Counts.Skipped)
+	if c.Error != "" {
+		first, _, _ := strings.Cut(c.Error, "\n")
+		fmt.Fprintf(&b, " — %s", first)
+	}
+	return b.String()
+}
+
+// close closes what the daemon opened, the audit file last but one
+// (flushed and synced).
+func (rt *daemonRuntime) close(log *zap.Logger) {
+	for i := len(rt.closers) - 1; i >= 0; i-- {
+		if err := rt.closers[i](); err != nil {
+			log.Warn("close", zap.Error(err))
+		}
+	}
+	rt.closers = nil
 }
