@@ -57,9 +57,10 @@ type schema struct {
 func num(f float64) *float64 { return &f }
 
 // Reusable pieces.
-var (
-	idPattern = "^[a-zA-Z0-9-_.]{1,64}$, not . or .."
+// idPattern describes the IDs the Admin API accepts in a URL.
+const idPattern = "^[a-zA-Z0-9-_.]{1,64}$, not . or .."
 
+var (
 	sID    = &schema{typ: tString, check: checkID, noVars: true}
 	sName  = &schema{typ: tString, minLen: 1, maxLen: 256, noVars: true}
 	sDesc  = &schema{typ: tString, maxLen: 64 * 1024}
@@ -258,16 +259,6 @@ var (
 		"consumers":   {typ: tNested},
 	}, required: []string{"name", "plugins"}}
 )
-
-// topLevel are the keys a file may have; the value says how to read them.
-var topLevel = map[string]bool{
-	"services":        true,
-	"ssls":            true,
-	"consumers":       true,
-	"consumer_groups": true,
-	"global_rules":    true,
-	"plugin_metadata": true,
-}
 
 func with(base, extra map[string]*schema) map[string]*schema {
 	out := make(map[string]*schema, len(base)+len(extra))

@@ -180,7 +180,8 @@ func (c *conv) charge(line, n int) bool {
 	return true
 }
 
-// deref follows aliases, charging the budget for what they expand to.
+// deref follows aliases. What they expand to was measured before
+// conversion (see expansion).
 func (c *conv) deref(n *yaml.Node) *yaml.Node {
 	for n != nil && n.Kind == yaml.AliasNode {
 		n = n.Alias
