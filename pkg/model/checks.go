@@ -33,17 +33,19 @@ func crossCheck(decls []decl) Errors {
 	}
 
 	// The other checks look inside bodies: only valid ones.
-	valid := make([]decl, 0, len(decls))
-	for _, d := range decls {
-		if d.valid {
-			valid = append(valid, d)
+	if n := countValid(decls); n < len(decls) {
+		valid := make([]decl, 0, n)
+		for _, d := range decls {
+			if d.valid {
+				valid = append(valid, d)
+			}
 		}
-	}
-	decls = valid
-	byKey = make(map[Key]int, len(decls))
-	for i, d := range decls {
-		if _, ok := byKey[d.res.Key]; !ok {
-			byKey[d.res.Key] = i
+		decls = valid
+		byKey = make(map[Key]int, len(decls))
+		for i, d := range decls {
+			if _, ok := byKey[d.res.Key]; !ok {
+				byKey[d.res.Key] = i
+			}
 		}
 	}
 
@@ -87,6 +89,16 @@ func crossCheck(decls []decl) Errors {
 	errs = append(errs, duplicateAuthKeys(decls)...)
 	errs = append(errs, duplicateRoutes(decls, byKey)...)
 	return errs
+}
+
+func countValid(decls []decl) int {
+	n := 0
+	for _, d := range decls {
+		if d.valid {
+			n++
+		}
+	}
+	return n
 }
 
 // duplicateAuthKeys finds key-auth keys used twice: APISIX refuses the

@@ -111,6 +111,8 @@ type conv struct {
 	path    []pathSeg // where inside that resource
 	secrets []string  // JSON pointers of substituted values in that resource
 
+	scratch []pair // a stack of mapping entries, reused (see scratchPairs)
+
 	aliasLeft int // values that aliases and merges may still produce
 	inAlias   int // > 0 while converting under an alias
 	depth     int
@@ -178,7 +180,8 @@ func (c *conv) charge(line, n int) bool {
 	return true
 }
 
-// deref follows aliases, charging the budget for what they expand to.
+// deref follows aliases. What they expand to was measured before
+// conversion (see expansion).
 func (c *conv) deref(n *yaml.Node) *yaml.Node {
 	for n != nil && n.Kind == yaml.AliasNode {
 		n = n.Alias
@@ -243,6 +246,32 @@ func (c *conv) pairs(n *yaml.Node) []pair {
 		}
 	}
 	return out
+}
+
+// scratchPairs is pairs without allocating for the common mapping (no
+// merge keys, few entries): the entries live on c.scratch until the caller
+// truncates it back to mark, which it must do, last in first out, when it
+// is done with them.
+func (c *conv) scratchPairs(n *yaml.Node) (ps []pair, mark int) {
+	mark = len(c.scratch)
+	if len(n.Content) > 64 {
+		return c.pairs(n), mark
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if k.Kind != yaml.ScalarNode || (k.Tag == "!!merge" && k.Style == 0) {
+			c.scratch = c.scratch[:mark]
+			return c.pairs(n), mark
+		}
+		for _, q := range c.scratch[mark:] {
+			if q.key == k.Value {
+				c.scratch = c.scratch[:mark]
+				return c.pairs(n), mark // pairs reports the duplicate
+			}
+		}
+		c.scratch = append(c.scratch, pair{key: k.Value, k: k, v: n.Content[i+1]})
+	}
+	return c.scratch[mark:len(c.scratch):len(c.scratch)], mark
 }
 
 // merge adds the entries of a `<<` value (a mapping, or a sequence of
@@ -456,7 +485,8 @@ func (c *conv) anyValue(n *yaml.Node) (any, bool) {
 		s, ok := c.scalar(n)
 		return s.value(), ok
 	case yaml.MappingNode:
-		ps := c.pairs(n)
+		ps, mark := c.scratchPairs(n)
+		defer func() { c.scratch = c.scratch[:mark] }()
 		m := make(map[string]any, len(ps))
 		ok := true
 		for _, p := range ps {
