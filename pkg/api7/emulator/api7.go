@@ -227,12 +227,7 @@ func (g *gw) api7Runtime(r *http.Request, segs []string, body []byte, args url.V
 }
 
 // api7Present is what GET shows: SSL keys stripped.
-func (g *gw) api7Present(o *object) map[string]any {
-	if o.col != "ssls" {
-		return o.value
-	}
-	return g.present(o.col, o.value, true, false)
-}
+func (g *gw) api7Present(o *object) json.RawMessage { return readValue(o) }
 
 // api7List lists a runtime collection: filters labels[k]=v, service_id,
 // search; order by created_at (default descending, direction=asc to flip);
@@ -265,9 +260,9 @@ func (g *gw) api7List(col string, args url.Values) response {
 		page = n
 	}
 	c := g.st.col(col, false)
-	list := []any{}
+	var list []json.RawMessage
 	if c == nil {
-		return response{status: 200, body: map[string]any{"list": list, "total": json.Number("0")}}
+		return listResponse(nil, 0, false, false)
 	}
 	filtered := len(labels) > 0 || serviceID != "" || search != "" || byUpdated
 	if !filtered {
@@ -277,7 +272,7 @@ func (g *gw) api7List(col string, args url.Values) response {
 			from, n = (page-1)*size, size
 		}
 		if from >= total {
-			return response{status: 200, body: map[string]any{"list": list, "total": jsonInt(total)}}
+			return listResponse(list, total, false, false)
 		}
 		n = min(n, total-from)
 		start := from
@@ -300,7 +295,7 @@ func (g *gw) api7List(col string, args url.Values) response {
 		for _, o := range page {
 			list = append(list, g.api7Present(o))
 		}
-		return response{status: 200, body: map[string]any{"list": list, "total": jsonInt(total)}}
+		return listResponse(list, total, false, false)
 	}
 	var matched []*object
 	keep := func(o *object) bool {
@@ -363,7 +358,7 @@ func (g *gw) api7List(col string, args url.Values) response {
 	for _, o := range matched {
 		list = append(list, g.api7Present(o))
 	}
-	return response{status: 200, body: map[string]any{"list": list, "total": jsonInt(total)}}
+	return listResponse(list, total, false, false)
 }
 
 // api7MetadataMap is GET /plugin_metadata: one map of plugin name to
@@ -560,7 +555,7 @@ func (g *gw) api7ServiceUpstreams(method, sid, uid string, conf any, hasBody boo
 			}
 			if c := g.st.col(col, false); c != nil {
 				c.byCreated.Ascend(0, func(_ int64, o *object) bool {
-					list = append(list, o.value)
+					list = append(list, readValue(o))
 					return true
 				})
 			}
@@ -576,7 +571,7 @@ func (g *gw) api7ServiceUpstreams(method, sid, uid string, conf any, hasBody boo
 		if !ok {
 			return api7Err(http.StatusNotFound, "not found")
 		}
-		return api7Value(http.StatusOK, o.value)
+		return api7Value(http.StatusOK, readValue(o))
 	case http.MethodPut:
 		if uid == "" {
 			return api7Err(http.StatusBadRequest, "missing id")

@@ -13,6 +13,8 @@ type object struct {
 	value    map[string]any // the stored value, secrets in plaintext
 	created  int64          // createdIndex
 	modified int64          // modifiedIndex
+	enc      []byte         // the value as reads show it, encoded once (nil until first read)
+	item     []byte         // the v3 list item / GET envelope, encoded once
 }
 
 func (o *object) key() string { return "/apisix/" + o.col + "/" + o.id }
@@ -92,6 +94,7 @@ func (s *store) put(col, id string, value map[string]any, lag time.Duration, now
 		s.unlink(old, lag, now)
 		s.unindexAuth(old)
 		old.value = value
+		old.enc, old.item = nil, nil
 		old.modified = s.rev
 		s.link(old)
 		s.indexAuth(old)
