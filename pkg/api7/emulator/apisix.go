@@ -63,7 +63,9 @@ type gw struct {
 	api7 bool
 	// noRefs skips reference lookups (configs/validate).
 	noRefs bool
-	rec    *recorder
+	// ttl is the ?ttl= lease of a write (0: none).
+	ttl time.Duration
+	rec *recorder
 }
 
 // route serves a request whose latency, hooks and faults are done.
@@ -123,6 +125,7 @@ func (e *Emulator) serveAPISIX(w *recorder, r *http.Request, body []byte) {
 	}
 	e.dataMu.Lock()
 	g := &gw{e: e, st: e.gw, now: e.cfg.now(), rec: w}
+	g.st.expire(g.now)
 	resp := g.dispatch(r, segs, body)
 	e.dataMu.Unlock()
 	resp.write(w)
@@ -213,6 +216,14 @@ func (g *gw) dispatch(r *http.Request, segs []string, body []byte) response {
 		return fromErr(perr)
 	}
 	args := rawQueryValues(r.URL)
+	g.ttl = 0
+	if args.Has("ttl") && (r.Method == http.MethodPut || r.Method == http.MethodPost || r.Method == http.MethodPatch) {
+		n, err := strconv.ParseFloat(args.Get("ttl"), 64)
+		if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
+			return fromErr(bad("invalid argument ttl: should be a number"))
+		}
+		g.ttl = time.Duration(n * float64(time.Second))
+	}
 	// consumers/{u}/credentials[/{id}]
 	if res == "consumers" && len(segs) >= 3 && segs[2] == "credentials" {
 		return g.credentials(r, segs[1], segs[3:], conf, hasBody, args)
@@ -840,6 +851,9 @@ func (g *gw) injectTimes(col, id string, conf map[string]any) {
 // write stores a value and answers 201 (created) or 200 (replaced).
 func (g *gw) write(col, id string, value map[string]any) response {
 	o, created := g.st.put(col, id, value, g.e.cfg.deleteLag, g.now)
+	if g.ttl > 0 {
+		g.st.attachLease(o, g.now.Add(g.ttl))
+	}
 	g.rec.mutated = true
 	status := http.StatusOK
 	if created {
