@@ -52,7 +52,10 @@ func resources() map[string]*resource {
 	return out
 }
 
-var credentialResource = &resource{name: "credentials", kind: "credential", unsupported: map[string]bool{"POST": true, "PATCH": true}}
+// credentialResource describes /consumers/{username}/credentials.
+func credentialResource() *resource {
+	return &resource{name: "credentials", kind: "credential", unsupported: map[string]bool{"POST": true, "PATCH": true}}
+}
 
 // gw is the context of one request against one gateway's store.
 type gw struct {
@@ -497,7 +500,7 @@ func (g *gw) listCol(col, prefix string, args url.Values, keep func(*object) boo
 	total := 0
 	if c == nil {
 		if paged {
-			return ok(200, map[string]any{"list": emptyPage(0, page, size), "total": json.Number("0")})
+			return listResponse(nil, 0, true, true)
 		}
 		return listResponse(nil, 0, false, true)
 	}
@@ -556,8 +559,6 @@ func (g *gw) listCol(col, prefix string, args url.Values, keep func(*object) boo
 	}
 	return listResponse(items, total, false, true)
 }
-
-func emptyPage(int, float64, float64) any { return map[string]any{} }
 
 // listResponse encodes {"list":[...],"total":N} from pre-encoded items
 // without re-validating them; emptyObject renders an empty list as {} (the

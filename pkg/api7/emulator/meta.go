@@ -9,7 +9,7 @@ import (
 
 // credentials serves /consumers/{username}/credentials[/{id}].
 func (g *gw) credentials(r *http.Request, username string, rest []string, conf any, hasBody bool, args url.Values) response {
-	rs := credentialResource
+	rs := credentialResource()
 	col := "consumers/" + username + "/credentials"
 	if rs.unsupported[r.Method] {
 		return fromErr(bad405(r.Method, rs.kind))
