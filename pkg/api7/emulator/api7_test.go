@@ -257,15 +257,22 @@ func TestAPI7RoutesAndCascade(t *testing.T) {
 	if at(r.body, "value", "priority") != json.Number("0") || at(r.body, "value", "route_id") != nil || at(r.body, "value", "id") != "r1" {
 		t.Errorf("route %s", r.raw)
 	}
+	// Plugin defaults are checked but not stored: /api/schema/core reports
+	// core defaults only, and a client merging those must see no drift.
+	h.call("PUT", "/apisix/admin/routes/r8"+q, a7Token, map[string]any{"name": "r8", "paths": []any{"/k"}, "service_id": "s1",
+		"plugins": map[string]any{"key-auth": map[string]any{}}}).mustStatus(t, 200)
+	if r8 := h.call("GET", "/apisix/admin/routes/r8"+q, a7Token, nil); len(at(r8.body, "value", "plugins", "key-auth").(map[string]any)) != 0 {
+		t.Errorf("plugin defaults stored: %s", r8.raw)
+	}
 	l := h.call("GET", "/apisix/admin/routes"+q+"&service_id=s1", a7Token, nil).mustStatus(t, 200)
-	if at(l.body, "total") != json.Number("2") {
+	if at(l.body, "total") != json.Number("3") {
 		t.Errorf("routes of s1: %s", l.raw)
 	}
 	h.call("PUT", "/apisix/admin/services/s1/upstreams/extra"+q, a7Token, map[string]any{
 		"name": "extra", "nodes": []any{map[string]any{"host": "10.0.0.9", "port": 80, "weight": 1}},
 	}).mustStatus(t, 200)
 	h.call("DELETE", "/apisix/admin/services/s1"+q, a7Token, nil).mustStatus(t, 200)
-	for _, p := range []string{"/apisix/admin/routes/r1", "/apisix/admin/routes/r2", "/apisix/admin/services/s1"} {
+	for _, p := range []string{"/apisix/admin/routes/r1", "/apisix/admin/routes/r2", "/apisix/admin/routes/r8", "/apisix/admin/services/s1"} {
 		h.call("GET", p+q, a7Token, nil).mustStatus(t, 404)
 	}
 	h.call("GET", "/apisix/admin/routes/r3"+q, a7Token, nil).mustStatus(t, 200)
