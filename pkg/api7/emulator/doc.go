@@ -46,16 +46,19 @@
 //   - WithGatewayGroups(names...): api7ee gateway groups (default "default").
 //   - WithAPI7Version(v): what api7ee's GET /api/version answers.
 //   - WithRequestLogSize(n): how many requests the log keeps.
+//   - WithHolderHeader(name): the header recorded as Request.Holder (default
+//     X-Reconciler-Holder), to tell replicas apart in leader-election tests.
 //
 // Control methods, safe for concurrent use: Reset (empty stores, log and
 // counters), AddToken, RotateToken (the old value stops working at once),
 // RevokeToken, ExpireToken, SetLatency, SetFaults, AddHook (returns a
 // remover), Requests (the log: time, method, path with any api_key value
 // redacted, status, token identity — the token's name, never the token —,
-// duration, fault), Counters (requests by method and status, writes,
+// duration, fault, User-Agent, holder), Counters (requests by method and status, writes,
 // deletes, faults, in flight and its high-water mark), MaxInFlight, Count
 // (objects in a collection), GatewayGroupID, Save and Load (the store as
-// JSON, for `reconciler emulator --state`), Close (releases hung requests).
+// JSON, for `reconciler emulator --state`), Close (releases hung requests;
+// later injected hangs return at once).
 //
 // # Fidelity (apisix flavour)
 //

@@ -266,8 +266,11 @@ func TestRequestLogAndCounters(t *testing.T) {
 	h.call("PUT", "/apisix/admin/routes/r2", viewerKey, routeBody("/y")).mustStatus(t, 401)
 	h.call("GET", "/apisix/admin/routes", "wrong-canary", nil).mustStatus(t, 401)
 	h.call("GET", "/apisix/admin/routes", "", nil).mustStatus(t, 401)
-	h.call("DELETE", "/apisix/admin/routes/r1", adminKey, nil).mustStatus(t, 200)
+	h.callCtx(t.Context(), "DELETE", "/apisix/admin/routes/r1", http.Header{"X-API-KEY": {adminKey}, "X-Reconciler-Holder": {"replica-b"}, "User-Agent": {"reconciler/test"}}, nil).mustStatus(t, 200)
 	reqs := h.em.Requests()
+	if last := reqs[len(reqs)-1]; last.Holder != "replica-b" || last.UserAgent != "reconciler/test" {
+		t.Errorf("holder %q, user agent %q", last.Holder, last.UserAgent)
+	}
 	want := []struct {
 		method, path, token string
 		status              int
