@@ -54,8 +54,9 @@
 // RevokeToken, ExpireToken, SetLatency, SetFaults, AddHook (returns a
 // remover), Requests (the log: time, method, path with any api_key value
 // redacted, status, token identity — the token's name, never the token —,
-// duration, fault, User-Agent, holder), Counters (requests by method and status, writes,
-// deletes, faults, in flight and its high-water mark), MaxInFlight, Count
+// duration, fault, User-Agent, holder), Counters (requests by method and
+// status, writes, deletes, faults, in flight and its high-water mark),
+// MaxInFlight, Count
 // (objects in a collection), GatewayGroupID, Save and Load (the store as
 // JSON, for `reconciler emulator --state`), Close (releases hung requests;
 // later injected hangs return at once).
@@ -91,12 +92,15 @@
 // ?ttl=N on a write attaches an etcd lease: the key disappears N seconds
 // later (by WithClock's clock) unless rewritten without one.
 //
-// Not emulated: proto compilation (any
-// content string is accepted), traffic-split references in upstream delete
-// checks, the standalone (yaml) config provider, HTTP Basic auth, CORS
-// preflight details beyond the status and headers recorded. Plugin schemas
-// other than the five recorded ones are approximations (their defaults are
-// APISIX's; their constraints are looser).
+// Not emulated: proto compilation (any content string is accepted),
+// traffic-split references in upstream delete checks, the standalone (yaml)
+// config provider, HTTP Basic auth, CORS preflight details beyond the status
+// and headers recorded; upstream tls.client_key is returned as sent (APISIX
+// is believed to return its ciphertext). Only key-auth's schema is in the
+// corpus: the other plugin schemas follow APISIX's sources as far as known,
+// with the defaults the 3.13 corpus shows; plugins beyond the five recorded
+// ones have looser constraints. The delete-check lag delays only the
+// removal of references (the race that matters), not their creation.
 //
 // # The api7ee flavour: assumptions
 //
