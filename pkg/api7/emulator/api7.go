@@ -379,7 +379,7 @@ func (g *gw) api7MetadataMap() response {
 // api7Validate checks a runtime object; it fills scalar defaults into v.
 func (g *gw) api7Validate(s *schema, v map[string]any) *apiErr {
 	if err := s.validate(v, vopts{fill: true, scalarsOnly: true}); err != nil {
-		return bad("invalid configuration: " + err.Error())
+		return bad(api7Message(err.Error()))
 	}
 	if pl, ok := v["plugins"]; ok {
 		// On a copy: plugin defaults are checked, not stored (GET
@@ -433,7 +433,7 @@ func (g *gw) api7Put(col, id string, in map[string]any) response {
 		}
 		m["username"] = id
 		if e := g.e.api7s.consumer.validate(m, vopts{fill: true, scalarsOnly: true}); e != nil {
-			err = bad("invalid configuration: " + e.Error())
+			err = bad(api7Message(e.Error()))
 		} else if pl, ok := m["plugins"]; ok {
 			err = g.checkPlugins(deepCopy(pl), true)
 		}
@@ -453,7 +453,7 @@ func (g *gw) api7Put(col, id string, in map[string]any) response {
 		}
 		if p.metadata != nil {
 			if e := p.metadata.validate(m, vopts{fill: true, scalarsOnly: true}); e != nil {
-				err = bad("invalid configuration: " + e.Error())
+				err = bad(api7Message(e.Error()))
 			}
 		}
 	}
@@ -595,7 +595,7 @@ func (g *gw) api7ServiceUpstreams(method, sid, uid string, conf any, hasBody boo
 			sch = g.e.api7s.streamUpstream
 		}
 		if err := sch.validate(m, vopts{fill: true, scalarsOnly: true}); err != nil {
-			return api7Err(http.StatusBadRequest, "invalid configuration: "+err.Error())
+			return api7Err(http.StatusBadRequest, api7Message(err.Error()))
 		}
 		if uid == sid {
 			// The default upstream is the service's inline upstream.
@@ -660,7 +660,7 @@ func (g *gw) api7Credentials(method, username, cid string, conf any, hasBody boo
 			}
 		}
 		if err := g.e.api7s.credential.validate(m, vopts{fill: true, scalarsOnly: true}); err != nil {
-			return api7Err(http.StatusBadRequest, "invalid configuration: "+err.Error())
+			return api7Err(http.StatusBadRequest, api7Message(err.Error()))
 		}
 		if err := g.checkPlugins(deepCopy(m["plugins"]), true); err != nil {
 			return fromErr(&apiErr{status: err.status, body: err.body, noV3: true})

@@ -388,3 +388,30 @@ func TestAPI7ConfigsValidate(t *testing.T) {
 		t.Errorf("errors %s", r.raw)
 	}
 }
+
+func TestAPI7ErrorWording(t *testing.T) {
+	h := newAPI7(t)
+	q := "?gateway_group_id=default"
+	h.call("PUT", "/apisix/admin/services/s1"+q, a7Token, svcBody("s1")).mustStatus(t, 200)
+	tests := []struct {
+		name string
+		path string
+		body map[string]any
+		want string
+	}{
+		{"wrong type", "/apisix/admin/services/s2", map[string]any{"name": "s2", "path_prefix": 1}, `Error at "/path_prefix": value must be a string`},
+		{"missing property", "/apisix/admin/services/s2", map[string]any{"hosts": []any{"a.test"}}, `Error at "/name": property "name" is missing`},
+		{"unsupported property", "/apisix/admin/routes/r1", map[string]any{"name": "r", "paths": []any{"/a"}, "service_id": "s1", "uris": []any{"/a"}}, `Error at "/uris": property "uris" is unsupported`},
+		{"nested item", "/apisix/admin/services/s2", map[string]any{"name": "s2", "upstream": map[string]any{"nodes": []any{map[string]any{"host": "a", "weight": "x"}}}},
+			`Error at "/upstream/nodes/0/weight": value must be an integer`},
+		{"pattern", "/apisix/admin/services/s2", map[string]any{"name": "s2", "path_prefix": "api"}, `Error at "/path_prefix": string doesn't match the regular expression "^/"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := h.call("PUT", tt.path+q, a7Token, tt.body).mustStatus(t, 400)
+			if got := at(r.body, "error_msg"); got != tt.want {
+				t.Errorf("error_msg %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

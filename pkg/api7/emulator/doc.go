@@ -136,8 +136,11 @@
 //   - Answers carry no Server and no X-API-VERSION header. GET one:
 //     {"value":{…}}; lists: {"list":[objects, not envelopes],"total":N};
 //     PUT (create or replace): 200 {"value":{…}}; DELETE: 200 {}; not found:
-//     404 {"error_msg":"not found"}; invalid: 400 {"error_msg":"invalid
-//     configuration: …"} worded as APISIX's validator words it.
+//     404 {"error_msg":"not found"}; a schema violation: 400 worded as
+//     kin-openapi words it, the form ADC's e2e tests show (`Error at
+//     "/path_prefix": value must be a string`, `Error at "/name": property
+//     "name" is missing`, `… property "uris" is unsupported`); plugin and
+//     reference errors keep APISIX's wording.
 //   - Stored objects gain id (from the URL; a body's id, route_id,
 //     service_id or stream_route_id must match it), created_at and
 //     updated_at (unix seconds, server-managed: ignored in bodies) and the
