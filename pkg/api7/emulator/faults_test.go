@@ -337,3 +337,30 @@ func TestMaxInFlight(t *testing.T) {
 		t.Errorf("MaxInFlight %d, want %d", got, n)
 	}
 }
+
+func TestRequestLogKeepsTheMostRecent(t *testing.T) {
+	tests := []struct {
+		size int
+		want []string
+	}{
+		{3, []string{"/apisix/admin/routes/r3", "/apisix/admin/routes/r4", "/apisix/admin/routes/r5"}},
+		{0, nil},
+		{10, []string{"/apisix/admin/routes/r1", "/apisix/admin/routes/r2", "/apisix/admin/routes/r3", "/apisix/admin/routes/r4", "/apisix/admin/routes/r5"}},
+	}
+	for _, tt := range tests {
+		h := newHarness(t, WithAdminToken(adminKey), WithRequestLogSize(tt.size))
+		for i := 1; i <= 5; i++ {
+			h.call("GET", "/apisix/admin/routes/r"+string(rune('0'+i)), adminKey, nil)
+		}
+		var got []string
+		for _, r := range h.em.Requests() {
+			got = append(got, r.Path)
+		}
+		if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("size %d: log %v, want %v", tt.size, got, tt.want)
+		}
+		if c := h.em.Counters(); c.Requests != 5 {
+			t.Errorf("size %d: %d requests counted, want 5", tt.size, c.Requests)
+		}
+	}
+}
