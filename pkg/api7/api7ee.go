@@ -413,7 +413,7 @@ func (m api7Mapper) inventory(l api7Lists) model.Inventory {
 		if body == nil {
 			body = map[string]any{}
 		}
-		delete(body, "id")
+		stripAPI7Meta(body)
 		own(model.Resource{Key: model.Key{Kind: model.KindPluginMetadata, ID: name}, Name: name, Body: body})
 	}
 	sortInventory(&inv)

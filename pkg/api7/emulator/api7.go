@@ -387,7 +387,9 @@ func (g *gw) api7Validate(s *schema, v map[string]any) *apiErr {
 		return bad("invalid configuration: " + err.Error())
 	}
 	if pl, ok := v["plugins"]; ok {
-		if err := g.checkPlugins(pl, false); err != nil {
+		// On a copy: plugin defaults are checked, not stored (GET
+		// /api/schema/core reports core defaults only).
+		if err := g.checkPlugins(deepCopy(pl), false); err != nil {
 			return err
 		}
 	}
@@ -438,7 +440,7 @@ func (g *gw) api7Put(col, id string, in map[string]any) response {
 		if e := g.e.api7s.consumer.validate(m, vopts{fill: true, scalarsOnly: true}); e != nil {
 			err = bad("invalid configuration: " + e.Error())
 		} else if pl, ok := m["plugins"]; ok {
-			err = g.checkPlugins(pl, true)
+			err = g.checkPlugins(deepCopy(pl), true)
 		}
 		if err == nil {
 			err = g.checkDuplicateKeys(m, "consumers/"+id)
@@ -665,7 +667,7 @@ func (g *gw) api7Credentials(method, username, cid string, conf any, hasBody boo
 		if err := g.e.api7s.credential.validate(m, vopts{fill: true, scalarsOnly: true}); err != nil {
 			return api7Err(http.StatusBadRequest, "invalid configuration: "+err.Error())
 		}
-		if err := g.checkPlugins(m["plugins"], true); err != nil {
+		if err := g.checkPlugins(deepCopy(m["plugins"]), true); err != nil {
 			return fromErr(&apiErr{status: err.status, body: err.body, noV3: true})
 		}
 		pm, _ := m["plugins"].(map[string]any)
