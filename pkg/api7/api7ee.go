@@ -1,7 +1,6 @@
 package api7
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -525,40 +524,37 @@ func (c *Client) listAPI7(ctx context.Context) (model.Inventory, error) {
 // are the objects themselves, without APISIX's {key, value} envelope. Items
 // that do carry one are unwrapped.
 func decodeAPI7List(raw []byte) ([]wireItem, int, error) {
-	var env struct {
-		List  json.RawMessage `json:"list"`
-		Total *int            `json:"total"`
-	}
+	var env map[string]any
 	if err := json.Unmarshal(raw, &env); err != nil {
 		return nil, 0, fmt.Errorf("decode list: %w", err)
 	}
 	total := -1
-	if env.Total != nil {
-		total = *env.Total
+	if t, ok := env["total"].(float64); ok {
+		total = int(t)
 	}
-	list := bytes.TrimSpace(env.List)
-	if len(list) == 0 {
-		return nil, 0, errors.New("decode list: no list in the answer")
-	}
-	if list[0] == '{' || bytes.Equal(list, []byte("null")) {
-		return nil, total, nil
-	}
-	var objs []map[string]any
-	if err := json.Unmarshal(list, &objs); err != nil {
-		return nil, 0, fmt.Errorf("decode list: %w", err)
-	}
-	out := make([]wireItem, 0, len(objs))
-	for i, o := range objs {
-		if o == nil {
-			return nil, 0, fmt.Errorf("decode list: item %d is null", i)
-		}
-		if v, ok := o["value"].(map[string]any); ok {
-			if k, isKey := o["key"].(string); isKey {
-				out = append(out, wireItem{key: k, value: v})
-				continue
+	switch list := env["list"].(type) {
+	case []any:
+		out := make([]wireItem, 0, len(list))
+		for i, e := range list {
+			o, ok := e.(map[string]any)
+			if !ok {
+				return nil, 0, fmt.Errorf("decode list: item %d is %s", i, jsonType(e))
 			}
+			if v, ok := o["value"].(map[string]any); ok {
+				if k, isKey := o["key"].(string); isKey {
+					out = append(out, wireItem{key: k, value: v})
+					continue
+				}
+			}
+			out = append(out, wireItem{value: o})
 		}
-		out = append(out, wireItem{value: o})
+		return out, total, nil
+	case map[string]any, nil:
+		if _, present := env["list"]; !present {
+			return nil, 0, errors.New("decode list: no list in the answer")
+		}
+		return nil, total, nil
+	default:
+		return nil, 0, fmt.Errorf("decode list: list is %s", jsonType(list))
 	}
-	return out, total, nil
 }
