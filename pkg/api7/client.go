@@ -234,7 +234,7 @@ func (c *Client) attempt(ctx context.Context, req request, payload []byte, n int
 		raw, err = readBody(hresp, c.cfg.MaxResponseBytes)
 		_ = hresp.Body.Close() // the body was read; a close error changes nothing
 		if err == nil && int64(len(raw)) > c.cfg.MaxResponseBytes {
-			err = fmt.Errorf("response body larger than %d bytes", c.cfg.MaxResponseBytes)
+			err = fmt.Errorf("%w (%d bytes)", errBodyTooLarge, c.cfg.MaxResponseBytes)
 		}
 	}
 	elapsed := time.Since(t0)

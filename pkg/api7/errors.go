@@ -32,6 +32,10 @@ var (
 	ErrUnreachable = errors.New("api7: admin API unreachable")
 )
 
+// errBodyTooLarge is an answer over Config.MaxResponseBytes: not retried,
+// and an unpaged list falls back to pages.
+var errBodyTooLarge = errors.New("response body over the size limit")
+
 // APIError is an HTTP answer outside 2xx. Path never holds a query or a
 // token; Message is the server's error_msg, message or plain-text body.
 type APIError struct {
@@ -117,7 +121,7 @@ func isPermanentTransport(err error) bool {
 	if strings.Contains(err.Error(), "tls: ") {
 		return true
 	}
-	return errors.Is(err, ErrUnexpectedRedirect) ||
+	return errors.Is(err, ErrUnexpectedRedirect) || errors.Is(err, errBodyTooLarge) ||
 		errors.As(err, &unknownCA) || errors.As(err, &hostname) || errors.As(err, &invalid) ||
 		errors.As(err, &verifyErr) || errors.As(err, &recordErr) || errors.As(err, &alertErr) ||
 		errors.As(err, &echErr) || errors.As(err, &addrErr) || errors.As(err, &unknownNet)
