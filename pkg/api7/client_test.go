@@ -53,7 +53,7 @@ func wantLive(t *testing.T, desired []model.Resource, d model.Defaults) map[mode
 	t.Helper()
 	out := map[model.Key]any{}
 	for _, r := range desired {
-		out[r.Key] = normalizeJSON(t, withoutKeys(withDefaults(r, d)))
+		out[r.Key] = comparable(t, withoutKeys(withDefaults(r, d)))
 	}
 	return out
 }
@@ -62,7 +62,7 @@ func gotLive(t *testing.T, inv model.Inventory) map[model.Key]any {
 	t.Helper()
 	out := map[model.Key]any{}
 	for _, r := range inv.Owned {
-		out[r.Key] = normalizeJSON(t, r)
+		out[r.Key] = comparable(t, r)
 	}
 	return out
 }
