@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -29,6 +30,16 @@ func benchSet(services, routesPer int) (svcs, routes []model.Resource) {
 		}
 	}
 	return svcs, routes
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime(b *testing.B) time.Duration {
+	b.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func benchFixture(b *testing.B, cfg Config, opts ...emulator.Option) *fixture {
@@ -57,6 +68,7 @@ func BenchmarkList(b *testing.B) {
 				b.Fatalf("%d puts failed", len(failed))
 			}
 			b.ReportAllocs()
+			cpu0 := cpuTime(b)
 			for b.Loop() {
 				inv, err := f.client.List(ctx)
 				if err != nil {
@@ -66,6 +78,8 @@ func BenchmarkList(b *testing.B) {
 					b.Fatalf("%d owned", len(inv.Owned))
 				}
 			}
+			// Client and emulator together, in this process.
+			b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
 		})
 	}
 }
@@ -89,6 +103,8 @@ func BenchmarkPut(b *testing.B) {
 	b.ReportAllocs()
 	var elapsed time.Duration
 	requests.Store(0)
+	busy.Store(0)
+	cpu0 := cpuTime(b)
 	for b.Loop() {
 		start := time.Now()
 		if failed := putConcurrently(ctx, f.client, svcs, 16); len(failed) > 0 {
@@ -99,6 +115,7 @@ func BenchmarkPut(b *testing.B) {
 		}
 		elapsed += time.Since(start)
 	}
+	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
 	b.ReportMetric(float64(requests.Load())/elapsed.Seconds(), "req/s")
 	b.ReportMetric(float64(requests.Load())/float64(b.N), "req/op")
 	b.ReportMetric(float64(busy.Load())/float64(requests.Load())/1e6, "ms/req")
