@@ -107,7 +107,11 @@ func api7Path(k model.Key, parent model.Key) string {
 }
 
 func (m api7Mapper) req(method string, k, parent model.Key, body map[string]any) write {
-	return write{request: request{method: method, path: api7Path(k, parent), query: m.query, body: body}, notFoundOK: method == http.MethodDelete}
+	w := write{request: request{method: method, path: api7Path(k, parent), query: m.query}, notFoundOK: method == http.MethodDelete}
+	if body != nil {
+		w.body = body // a nil map in an interface would be sent as "null"
+	}
+	return w
 }
 
 func (m api7Mapper) puts(r model.Resource) ([]write, error) {

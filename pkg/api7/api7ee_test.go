@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -150,5 +151,31 @@ func TestAPI7Validate(t *testing.T) {
 	if err := old.client.Validate(ctx, nil); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("3.8: %v, want ErrUnsupported", err)
 	}
-	_ = http.MethodGet
+}
+
+// Deletes carry no body on either backend.
+func TestDeleteHasNoBody(t *testing.T) {
+	for _, backend := range []emulator.Backend{emulator.BackendAPISIX, emulator.BackendAPI7EE} {
+		t.Run(string(backend), func(t *testing.T) {
+			var bodies []string
+			var mu sync.Mutex
+			f := newFixture(t, Config{}, emulator.WithBackend(backend), emulator.WithHook(func(c emulator.Call) *emulator.Reply {
+				if c.Method == http.MethodDelete && len(c.Body) > 0 {
+					mu.Lock()
+					bodies = append(bodies, c.Path+" "+string(c.Body))
+					mu.Unlock()
+				}
+				return nil
+			}))
+			ctx := ctxFor(t, 10*time.Second)
+			r := model.Resource{Key: model.Key{Kind: model.KindConsumer, ID: "carol"}, Body: map[string]any{"username": "carol"}}
+			putAll(t, ctx, f.client, []model.Resource{r})
+			if err := f.client.Delete(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			if len(bodies) > 0 {
+				t.Errorf("DELETE with a body: %v", bodies)
+			}
+		})
+	}
 }

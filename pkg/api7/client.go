@@ -97,7 +97,7 @@ type request struct {
 	body   any        // marshalled as JSON when non-nil
 }
 
-// response is a 2xx answer.
+// response is an HTTP answer: a 2xx, or the answer behind an *APIError.
 type response struct {
 	status int
 	header http.Header
