@@ -361,6 +361,13 @@ func (m apisixMapper) sslToWire(r model.Resource) (map[string]any, error) {
 		if !ok {
 			return nil, fmt.Errorf("%s: certificates[%d]: want an object, got %s", r.Key, i, jsonType(c))
 		}
+		if _, ok := cm["certificate"].(string); !ok {
+			return nil, fmt.Errorf("%s: certificates[%d] has no certificate", r.Key, i)
+		}
+		if _, ok := cm["key"].(string); !ok {
+			// Live SSLs have none: GET never returns private keys.
+			return nil, fmt.Errorf("%s: certificates[%d] has no private key", r.Key, i)
+		}
 		if i == 0 {
 			out["cert"] = cm["certificate"]
 			out["key"] = cm["key"]

@@ -74,12 +74,9 @@ func (c *Client) Validate(ctx context.Context, resources []model.Resource) error
 				if w.method != http.MethodPut {
 					continue
 				}
-				coll := collectionOf(w.path)
-				k := r.Key
-				if coll == "upstreams" && r.Key.Kind == model.KindService {
-					k = model.Key{Kind: model.KindUpstream, ID: r.Key.ID}
-				}
-				add(coll, r.Key, validateObject(k, w.body.(map[string]any)))
+				// A service's default upstream has the service's ID; its
+				// errors are reported against the service.
+				add(collectionOf(w.path), r.Key, validateObject(r.Key, w.body.(map[string]any)))
 			}
 		}
 	}
