@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Behaviour of the apisix flavour beyond what the corpus records.
@@ -243,4 +244,21 @@ func TestHeadersOnEveryAnswer(t *testing.T) {
 	if r.header.Get("Content-Type") != "application/json" || !strings.HasSuffix(r.raw, "\n") {
 		t.Errorf("JSON answers end with a newline: %q %q", r.header.Get("Content-Type"), r.raw)
 	}
+}
+
+func TestTTLLeases(t *testing.T) {
+	clock := newFakeClock()
+	h := newHarness(t, WithAdminToken(adminKey), WithClock(clock.Now))
+	r := h.call("PUT", "/apisix/admin/routes/r1?ttl=abc", adminKey, routeBody("/x")).mustStatus(t, 400)
+	if at(r.body, "error_msg") != "invalid argument ttl: should be a number" {
+		t.Errorf("message %s", r.raw)
+	}
+	h.call("PUT", "/apisix/admin/routes/r1?ttl=5", adminKey, routeBody("/x")).mustStatus(t, 201)
+	h.call("PUT", "/apisix/admin/routes/r2?ttl=5", adminKey, routeBody("/y")).mustStatus(t, 201)
+	h.call("PUT", "/apisix/admin/routes/r2", adminKey, routeBody("/y")).mustStatus(t, 200) // detaches the lease
+	clock.Advance(4 * time.Second)
+	h.call("GET", "/apisix/admin/routes/r1", adminKey, nil).mustStatus(t, 200)
+	clock.Advance(time.Second)
+	h.call("GET", "/apisix/admin/routes/r1", adminKey, nil).mustStatus(t, 404)
+	h.call("GET", "/apisix/admin/routes/r2", adminKey, nil).mustStatus(t, 200)
 }

@@ -266,8 +266,11 @@ func TestRequestLogAndCounters(t *testing.T) {
 	h.call("PUT", "/apisix/admin/routes/r2", viewerKey, routeBody("/y")).mustStatus(t, 401)
 	h.call("GET", "/apisix/admin/routes", "wrong-canary", nil).mustStatus(t, 401)
 	h.call("GET", "/apisix/admin/routes", "", nil).mustStatus(t, 401)
-	h.call("DELETE", "/apisix/admin/routes/r1", adminKey, nil).mustStatus(t, 200)
+	h.callCtx(t.Context(), "DELETE", "/apisix/admin/routes/r1", http.Header{"X-API-KEY": {adminKey}, "X-Reconciler-Holder": {"replica-b"}, "User-Agent": {"reconciler/test"}}, nil).mustStatus(t, 200)
 	reqs := h.em.Requests()
+	if last := reqs[len(reqs)-1]; last.Holder != "replica-b" || last.UserAgent != "reconciler/test" {
+		t.Errorf("holder %q, user agent %q", last.Holder, last.UserAgent)
+	}
 	want := []struct {
 		method, path, token string
 		status              int
@@ -332,5 +335,32 @@ func TestMaxInFlight(t *testing.T) {
 	wg.Wait()
 	if got := h.em.MaxInFlight(); got != n {
 		t.Errorf("MaxInFlight %d, want %d", got, n)
+	}
+}
+
+func TestRequestLogKeepsTheMostRecent(t *testing.T) {
+	tests := []struct {
+		size int
+		want []string
+	}{
+		{3, []string{"/apisix/admin/routes/r3", "/apisix/admin/routes/r4", "/apisix/admin/routes/r5"}},
+		{0, nil},
+		{10, []string{"/apisix/admin/routes/r1", "/apisix/admin/routes/r2", "/apisix/admin/routes/r3", "/apisix/admin/routes/r4", "/apisix/admin/routes/r5"}},
+	}
+	for _, tt := range tests {
+		h := newHarness(t, WithAdminToken(adminKey), WithRequestLogSize(tt.size))
+		for i := 1; i <= 5; i++ {
+			h.call("GET", "/apisix/admin/routes/r"+string(rune('0'+i)), adminKey, nil)
+		}
+		var got []string
+		for _, r := range h.em.Requests() {
+			got = append(got, r.Path)
+		}
+		if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("size %d: log %v, want %v", tt.size, got, tt.want)
+		}
+		if c := h.em.Counters(); c.Requests != 5 {
+			t.Errorf("size %d: %d requests counted, want 5", tt.size, c.Requests)
+		}
 	}
 }
