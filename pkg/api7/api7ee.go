@@ -145,7 +145,7 @@ func (m api7Mapper) puts(r model.Resource) ([]write, error) {
 	case model.KindPluginMetadata:
 		body = pluginConfig(r.Body)
 	case model.KindConsumerGroup:
-		return nil, fmt.Errorf("%s: consumer groups are not part of API7 Enterprise's runtime API: %w", r.Key, ErrUnsupported)
+		return nil, unsupported("%s: consumer groups (API7 Enterprise's runtime API has none)", r.Key)
 	default:
 		return nil, fmt.Errorf("%s: unknown kind", r.Key)
 	}
@@ -172,7 +172,7 @@ func (m api7Mapper) deletes(r model.Resource) ([]write, error) {
 			return nil, err
 		}
 	case model.KindConsumerGroup:
-		return nil, fmt.Errorf("%s: consumer groups are not part of API7 Enterprise's runtime API: %w", r.Key, ErrUnsupported)
+		return nil, unsupported("%s: consumer groups (API7 Enterprise's runtime API has none)", r.Key)
 	}
 	// A route, stream route or extra upstream whose service went first is
 	// already gone (cascade): its 404 is a success.

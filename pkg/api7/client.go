@@ -38,6 +38,7 @@ type Client struct {
 	version     *ServerVersion // from the last response that carried one
 	groupID     string         // API7 EE gateway group id, once resolved
 	unowned     map[model.Key]bool
+	split       map[string]bool // APISIX services listed in ADC's split layout
 	defaults    *model.Defaults
 	defaultsFor string // the server version the defaults were read from
 }

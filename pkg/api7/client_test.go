@@ -420,9 +420,15 @@ func TestValidate(t *testing.T) {
 		t.Errorf("%d POSTs, want 2 (one per Validate, never retried)", posts)
 	}
 
+	if got := ve.InvalidResources(); len(got) != 1 || got[bad.Key] == nil {
+		t.Errorf("InvalidResources %v", got)
+	}
+
 	old := newFixture(t, Config{}, emulator.WithAPISIXVersion("3.16.0"))
-	if err := old.client.Validate(ctx, good); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("3.16: %v, want ErrUnsupported", err)
+	err = old.client.Validate(ctx, good)
+	var u interface{ Unsupported() bool }
+	if !errors.Is(err, ErrUnsupported) || !errors.As(err, &u) || !u.Unsupported() {
+		t.Errorf("3.16: %v, want an UnsupportedError", err)
 	}
 }
 
@@ -576,5 +582,49 @@ func truncateOnce(path, page string) emulator.Hook {
 			return nil
 		}
 		return &emulator.Reply{Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: `{"total":1999,"list":[{"key":"/apisix/routes/x","value":{"id":"x"`}
+	}
+}
+
+// PutChange re-PUTs only the part of an APISIX service that changed, as
+// ADC does, once List has seen the service in the split layout.
+func TestPutChange(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := ctxFor(t, 10*time.Second)
+	svc := manyRoutes(0)[0]
+	sid := svc.Key.ID
+	tests := []struct {
+		name    string
+		list    bool
+		changed []string
+		want    []string
+	}{
+		{"before any List: whole", false, []string{"/upstream/nodes/0/port"}, []string{"upstreams/" + sid, "services/" + sid}},
+		{"upstream only", true, []string{"/upstream/nodes/0/port", "/upstream/type"}, []string{"upstreams/" + sid}},
+		{"service only", true, []string{"/description", "/labels/team"}, []string{"services/" + sid}},
+		{"both", true, []string{"/description", "/upstream/nodes"}, []string{"upstreams/" + sid, "services/" + sid}},
+		{"upstream added", true, []string{"/upstream"}, []string{"upstreams/" + sid, "services/" + sid}},
+		{"nothing said", true, nil, []string{"upstreams/" + sid, "services/" + sid}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.list {
+				if _, err := f.client.List(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := len(f.em.Requests())
+			if err := f.client.PutChange(ctx, svc, tt.changed); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range f.em.Requests()[before:] {
+				if r.Method == http.MethodPut {
+					got = append(got, strings.TrimPrefix(r.Path, "/apisix/admin/"))
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("PUTs (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -144,6 +144,27 @@ func (e *OwnershipError) Is(target error) bool { return target == ErrOwnershipCo
 // than import this package).
 func (e *OwnershipError) OwnershipConflict() bool { return true }
 
+// UnsupportedError is an operation the server, or this backend, does not
+// offer: configs/validate before APISIX 3.17, credentials before 3.11, a
+// consumer group on API7 Enterprise, an API7-only field on APISIX. It
+// matches ErrUnsupported; callers that do not import this package test its
+// Unsupported method.
+type UnsupportedError struct {
+	What string
+}
+
+func (e *UnsupportedError) Error() string { return e.What + ": not supported by the server" }
+
+// Is matches ErrUnsupported.
+func (e *UnsupportedError) Is(target error) bool { return target == ErrUnsupported }
+
+// Unsupported reports true.
+func (e *UnsupportedError) Unsupported() bool { return true }
+
+func unsupported(format string, args ...any) error {
+	return &UnsupportedError{What: fmt.Sprintf(format, args...)}
+}
+
 // ValidationError is the server's refusal of a configuration sent to
 // configs/validate: one Issue per rejected resource.
 type ValidationError struct {
@@ -154,6 +175,24 @@ type ValidationError struct {
 type ValidationIssue struct {
 	Key     model.Key // zero when the server's answer could not be mapped back
 	Message string
+}
+
+// InvalidResources maps each rejected resource to its reason (issues the
+// server did not tie to a resource are left out; their resources fail when
+// written).
+func (e *ValidationError) InvalidResources() map[model.Key]error {
+	out := make(map[model.Key]error, len(e.Issues))
+	for _, is := range e.Issues {
+		if is.Key.IsZero() {
+			continue
+		}
+		if prev, ok := out[is.Key]; ok {
+			out[is.Key] = fmt.Errorf("%w; %s", prev, is.Message)
+			continue
+		}
+		out[is.Key] = errors.New(is.Message)
+	}
+	return out
 }
 
 func (e *ValidationError) Error() string {

@@ -119,7 +119,11 @@ func (c *Client) listAPISIX(ctx context.Context) (model.Inventory, error) {
 			return model.Inventory{}, err
 		}
 	}
-	return m.inventory(l), nil
+	inv, split := m.inventory(l)
+	c.mu.Lock()
+	c.split = split
+	c.mu.Unlock()
+	return inv, nil
 }
 
 // apisixMapper returns the mapper for the version known so far (the newest

@@ -184,7 +184,7 @@ func TestReadInverse(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m := apisixMapper{managedBy: "adc", version: tt.version}
 			steps := readTranscript(t, "testdata/"+tt.dir+"/"+tt.transcript)
-			inv := m.inventory(apisixListsFrom(t, steps, tt.from, tt.to))
+			inv, _ := m.inventory(apisixListsFrom(t, steps, tt.from, tt.to))
 			if len(inv.Unowned) != 0 {
 				t.Errorf("unowned: %v", inv.Unowned)
 			}
@@ -314,7 +314,7 @@ func TestInventoryOwnership(t *testing.T) {
 			item("edge", map[string]any{"plugins": map[string]any{"cors": map[string]any{}, "ip-restriction": map[string]any{}}}),
 		},
 	}
-	inv := m.inventory(l)
+	inv, _ := m.inventory(l)
 	var owned []string
 	for _, r := range inv.Owned {
 		owned = append(owned, r.Key.String())
