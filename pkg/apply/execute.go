@@ -31,6 +31,16 @@ type Validator interface {
 	Validate(ctx context.Context, rs []model.Resource) error
 }
 
+// ChangeWriter is implemented by a gateway that can limit an update to the
+// part of a resource that changed: on APISIX, ADC re-PUTs only a service's
+// upstream when nothing but the upstream changed, which spares the gateway
+// a rebuild of its route tree. For updates, apply calls PutChange with the
+// changed locations (JSON pointers into the body in ADC's format) instead of
+// Put.
+type ChangeWriter interface {
+	PutChange(ctx context.Context, r model.Resource, changed []string) error
+}
+
 // invalidResources is what a Validate error may say about single resources.
 type invalidResources interface {
 	InvalidResources() map[model.Key]error
@@ -405,9 +415,12 @@ func (r *run) do(ctx context.Context, i int) stepDone {
 	d := stepDone{i: i}
 	for {
 		d.attempts++
-		if s.Action == diff.ActionDelete {
+		switch cw, partial := r.e.Gateway.(ChangeWriter); {
+		case s.Action == diff.ActionDelete:
 			d.err = r.e.Gateway.Delete(ctx, s.Resource)
-		} else {
+		case s.Action == diff.ActionUpdate && partial:
+			d.err = cw.PutChange(ctx, s.Resource, changedPaths(s.Change))
+		default:
 			d.err = r.e.Gateway.Put(ctx, s.Resource)
 		}
 		var sr stillReferenced
@@ -426,6 +439,14 @@ func (r *run) do(ctx context.Context, i int) stepDone {
 	}
 	d.took = time.Since(start)
 	return d
+}
+
+func changedPaths(c diff.Change) []string {
+	out := make([]string, len(c.Fields))
+	for i, f := range c.Fields {
+		out[i] = f.Path
+	}
+	return out
 }
 
 // readyQueue orders ready steps by their plan index, which is kind order
