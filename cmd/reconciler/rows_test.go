@@ -155,7 +155,7 @@ func TestL1InitialSync(t *testing.T) {
 // re-PUTs the same objects on every sync.
 func TestL2PreDefaultsServerConverges(t *testing.T) {
 	sources := map[string]func(t testing.TB) string{
-		"examples": examples,
+		"examples":             examples,
 		"ADC's 3.13 recording": func(t testing.TB) string { return sourceDir(t, "testdata/adc/3.13/stock-defaults.yaml") },
 	}
 	for name, source := range sources {
