@@ -20,6 +20,14 @@ import (
 
 const testToken = "edd1c9f034335f136f87ad84b625c8f1"
 
+// tb is what the helpers below need of a *testing.T, and what a *rapid.T
+// offers too.
+type tb interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
 // gateway is an emulator served over HTTP on loopback, with a log of the
 // bodies of the writes it received.
 type gateway struct {
@@ -94,7 +102,7 @@ type result struct {
 
 // cli runs the command line as main does, with the token in the
 // environment.
-func cli(t testing.TB, g *gateway, env map[string]string, args ...string) result {
+func cli(t tb, g *gateway, env map[string]string, args ...string) result {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	lookup := func(k string) (string, bool) {
@@ -113,7 +121,7 @@ func cli(t testing.TB, g *gateway, env map[string]string, args ...string) result
 	return result{code: code, stdout: out.String(), err: errOut.String()}
 }
 
-func writeFile(t testing.TB, dir, name, content string) {
+func writeFile(t tb, dir, name, content string) {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {

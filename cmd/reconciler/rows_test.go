@@ -12,6 +12,19 @@ import (
 	"github.com/gitops-gateway/reconciler/pkg/model"
 )
 
+// fullScale reports whether the rows run at the scale reliability.md gives
+// (RECONCILER_SCALE_TESTS=1, as the nightly run sets); otherwise they run
+// at a fifth of it, which exercises the same paths in a few seconds.
+func fullScale() bool { return os.Getenv("RECONCILER_SCALE_TESTS") == "1" }
+
+// scaled is n at full scale and n/5 otherwise.
+func scaled(n int) int {
+	if fullScale() {
+		return n
+	}
+	return n / 5
+}
+
 // fleet describes a generated gateway configuration.
 type fleet struct {
 	services   int // each with an inline upstream
@@ -110,16 +123,14 @@ func countRequests(rs []emulator.Request) requestCounts {
 	return c
 }
 
-// TestL1InitialSync: 2,000 resources (400 extra upstreams, 400 services,
+// TestL1InitialSync (L1; a fifth of the scale unless RECONCILER_SCALE_TESTS=1):
+// 2,000 resources (400 extra upstreams, 400 services,
 // 1,000 routes, 150 consumers, 50 SSLs) into an empty emulator with 5 ms of
 // latency at concurrency 10 converge in one cycle, with no reference-order
 // 400, at most 10 requests in flight, and one PUT per object (a service is
 // two on APISIX: its upstream and itself).
 func TestL1InitialSync(t *testing.T) {
-	if testing.Short() {
-		t.Skip("L1 sends 2,400 requests")
-	}
-	f := fleet{services: 400, extraUps: 400, routes: 1000, consumers: 150, ssls: 50}
+	f := fleet{services: scaled(400), extraUps: scaled(400), routes: scaled(1000), consumers: scaled(150), ssls: scaled(50)}
 	src := f.dir(t)
 	g := newGateway(t, emulator.WithLatency(5*time.Millisecond), emulator.WithRequestLogSize(10_000))
 
@@ -130,7 +141,7 @@ func TestL1InitialSync(t *testing.T) {
 		t.Fatalf("sync: exit %d\n%s\n%s", r.code, r.stdout, r.err)
 	}
 	c := countRequests(g.em.Requests())
-	wantPuts := 400 + 400*2 + 1000 + 150 + 50
+	wantPuts := f.extraUps + f.services*2 + f.routes + f.consumers + f.ssls
 	if c.puts != wantPuts || c.deletes != 0 || c.bad != 0 {
 		t.Errorf("requests: %+v, want %d PUTs, no DELETE, no 400", c, wantPuts)
 	}
@@ -188,14 +199,12 @@ func TestL2PreDefaultsServerConverges(t *testing.T) {
 	}
 }
 
-// TestF6OneBadRoute (F6): one route rejected among 2,000 objects; the rest
+// TestF6OneBadRoute (F6; scaled like L1): one route rejected among 2,000
+// objects; the rest
 // and their dependents are applied, nothing is deleted in that cycle, and
 // the failure names the file, the resource and the Admin API's message.
 func TestF6OneBadRoute(t *testing.T) {
-	if testing.Short() {
-		t.Skip("F6 sends 2,000 requests")
-	}
-	base := fleet{services: 400, routes: 1500, consumers: 100}
+	base := fleet{services: scaled(400), routes: scaled(1500), consumers: scaled(100)}
 	g := newGateway(t, emulator.WithRequestLogSize(10_000))
 	// First cycle: everything, plus one extra consumer to be pruned later.
 	first := base
@@ -223,26 +232,25 @@ func TestF6OneBadRoute(t *testing.T) {
 	if c.deletes != 0 {
 		t.Errorf("%d deletes in a cycle with a failed write", c.deletes)
 	}
-	if !strings.Contains(r.stdout, "1499 applied, 1 failed, 1 skipped") {
+	if !strings.Contains(r.stdout, fmt.Sprintf("%d applied, 1 failed, 1 skipped", base.routes-1)) {
 		t.Errorf("summary: %s", r.stdout)
 	}
 	want := fmt.Sprintf(`failed: update route/%s "r1" at services.yaml:`, model.RouteID("svc-0007", "r1"))
 	if !strings.Contains(r.err, want) || !strings.Contains(r.err, `property "uri" validation failed`) {
 		t.Errorf("stderr lacks the failure with file, resource and message:\n%s", r.err)
 	}
-	if !strings.Contains(r.err, `skipped: delete consumer/user-0100 "user-0100": prune held back`) {
+	if gone := fmt.Sprintf("user-%04d", base.consumers); !strings.Contains(r.err, `skipped: delete consumer/`+gone+` "`+gone+`": prune held back`) {
 		t.Errorf("stderr lacks the held prune:\n%s", r.err)
 	}
 }
 
-// TestD1DeletionGuards (D1): of 2,000 owned objects, a commit that removes
+// TestD1DeletionGuards (D1; scaled like L1): of 2,000 owned objects, a commit
+// that removes
 // all of them or 300 of them deletes nothing and says why; one that
 // removes 5 prunes them.
 func TestD1DeletionGuards(t *testing.T) {
-	if testing.Short() {
-		t.Skip("D1 writes 2,400 objects")
-	}
-	base := fleet{services: 400, routes: 1450, consumers: 150}
+	base := fleet{services: scaled(400), routes: scaled(1450), consumers: scaled(150)}
+	owned := base.services + base.routes + base.consumers
 	g := newGateway(t, emulator.WithRequestLogSize(10_000))
 	if r := cli(t, g, nil, "sync", "--source", base.dir(t)); r.code != 0 {
 		t.Fatalf("seed: exit %d\n%s", r.code, r.err)
@@ -254,6 +262,10 @@ func TestD1DeletionGuards(t *testing.T) {
 		}
 		return m
 	}
+	withSkips := func(f fleet, m map[int]bool) string {
+		f.skipRoutes = m
+		return f.dir(t)
+	}
 	empty := t.TempDir()
 	writeFile(t, empty, "empty.yaml", "services: []\n")
 	tests := []struct {
@@ -263,10 +275,10 @@ func TestD1DeletionGuards(t *testing.T) {
 		wantDeletes int
 		wantErr     string
 	}{
-		{"everything removed", empty, 1, 0, "refused: EmptyDesired: the desired state is empty and would delete all 2000 owned objects"},
-		{"300 removed", fleet{services: 400, routes: 1450, consumers: 150, skipRoutes: skip(300)}.dir(t), 1, 0,
-			"refused: MaxDeletes: 300 deletes exceed max-deletes 50 (2000 owned objects); nothing is deleted"},
-		{"5 removed", fleet{services: 400, routes: 1450, consumers: 150, skipRoutes: skip(5)}.dir(t), 0, 5, ""},
+		{"everything removed", empty, 1, 0, fmt.Sprintf("refused: EmptyDesired: the desired state is empty and would delete all %d owned objects", owned)},
+		{"300 removed", withSkips(base, skip(scaled(300))), 1, 0,
+			fmt.Sprintf("refused: MaxDeletes: %d deletes exceed max-deletes 50 (%d owned objects); nothing is deleted", scaled(300), owned)},
+		{"5 removed", withSkips(base, skip(5)), 0, 5, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -285,7 +297,7 @@ func TestD1DeletionGuards(t *testing.T) {
 }
 
 // rawPut writes an object to the emulator as a dashboard would: no label.
-func rawPut(t testing.TB, g *gateway, path, body string) {
+func rawPut(t tb, g *gateway, path, body string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPut, g.srv.URL+path, strings.NewReader(body))
 	if err != nil {
