@@ -17,6 +17,10 @@ type decl struct {
 	// IDs differ, because ADC keys them by name.
 	scope string
 	name  string
+	// valid is false for a resource with errors of its own: it still takes
+	// part in the duplicate checks (so that every mistake shows at once),
+	// not in the others.
+	valid bool
 }
 
 // fileResult is what one file yields.
@@ -189,10 +193,14 @@ func takeID(body map[string]any, derived string) string {
 	return derived
 }
 
+// emit records a declaration: all whose name is known take part in the
+// duplicate checks; ok says whether it was valid.
 func (b *builder) emit(d decl, ok bool) {
-	if ok {
-		b.out = append(b.out, d)
+	if d.name == "" || d.res.Key.ID == "" {
+		return
 	}
+	d.valid = ok
+	b.out = append(b.out, d)
 }
 
 func (b *builder) service(i int, item *yaml.Node) {
@@ -228,7 +236,7 @@ func (b *builder) service(i int, item *yaml.Node) {
 		res:   Resource{Key: key, Name: svcName, Body: body, Origin: Origin{File: b.file, Line: n.Line}, Secrets: b.takeSecrets()},
 		label: svcLabel, scope: "service", name: svcName,
 	}, ok)
-	if !ok {
+	if svcName == "" {
 		key = Key{} // children are still checked, never emitted
 	}
 	parentName := name
@@ -370,7 +378,7 @@ func (b *builder) consumer(where string, item *yaml.Node, parent Key, groupName 
 		},
 		label: b.res, scope: "consumer", name: username,
 	}, ok)
-	if !ok {
+	if username == "" {
 		key = Key{}
 	}
 	parentLabel := name
@@ -432,7 +440,7 @@ func (b *builder) consumerGroup(i int, item *yaml.Node) {
 		res:   Resource{Key: key, Name: groupName, Body: body, Origin: Origin{File: b.file, Line: n.Line}, Secrets: b.takeSecrets()},
 		label: b.res, scope: "consumer_group", name: groupName,
 	}, ok)
-	if !ok {
+	if groupName == "" {
 		key = Key{}
 	}
 	gname := groupName

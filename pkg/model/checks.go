@@ -32,6 +32,23 @@ func crossCheck(decls []decl) Errors {
 		byKey[d.res.Key] = i
 	}
 
+	// The other checks look inside bodies: only valid ones.
+	if n := countValid(decls); n < len(decls) {
+		valid := make([]decl, 0, n)
+		for _, d := range decls {
+			if d.valid {
+				valid = append(valid, d)
+			}
+		}
+		decls = valid
+		byKey = make(map[Key]int, len(decls))
+		for i, d := range decls {
+			if _, ok := byKey[d.res.Key]; !ok {
+				byKey[d.res.Key] = i
+			}
+		}
+	}
+
 	// On APISIX a service's inline upstream is stored under the service's
 	// ID, in the same collection as the extra upstreams.
 	for _, d := range decls {
@@ -72,6 +89,16 @@ func crossCheck(decls []decl) Errors {
 	errs = append(errs, duplicateAuthKeys(decls)...)
 	errs = append(errs, duplicateRoutes(decls, byKey)...)
 	return errs
+}
+
+func countValid(decls []decl) int {
+	n := 0
+	for _, d := range decls {
+		if d.valid {
+			n++
+		}
+	}
+	return n
 }
 
 // duplicateAuthKeys finds key-auth keys used twice: APISIX refuses the
@@ -116,7 +143,7 @@ func duplicateAuthKeys(decls []decl) Errors {
 // them arbitrarily.
 func duplicateRoutes(decls []decl, byKey map[Key]int) Errors {
 	var errs Errors
-	first := make(map[string]int)
+	first := make(map[routeSig]int)
 	for i, d := range decls {
 		if d.res.Key.Kind != KindRoute {
 			continue
@@ -135,8 +162,12 @@ func duplicateRoutes(decls []decl, byKey map[Key]int) Errors {
 		if methods == nil {
 			methods = []string{anyMatch}
 		}
-		extra, _ := json.Marshal([]any{b["priority"], b["vars"], b["remote_addrs"], b["filter_func"]})
-		if msg := routeClash(first, i, strings1(b["uris"]), hosts, methods, string(extra), decls); msg != "" {
+		var extra string
+		if b["priority"] != nil || b["vars"] != nil || b["remote_addrs"] != nil || b["filter_func"] != nil {
+			x, _ := json.Marshal([]any{b["priority"], b["vars"], b["remote_addrs"], b["filter_func"]}) // JSON values always marshal
+			extra = string(x)
+		}
+		if msg := routeClash(first, i, strings1(b["uris"]), hosts, methods, extra, decls); msg != "" {
 			errs = append(errs, &Error{File: d.res.Origin.File, Line: d.res.Origin.Line, Resource: d.label, Message: msg})
 		}
 	}
@@ -145,11 +176,11 @@ func duplicateRoutes(decls []decl, byKey map[Key]int) Errors {
 
 // routeClash records the match signatures of route i and describes the
 // first one an earlier route already has.
-func routeClash(first map[string]int, i int, uris, hosts, methods []string, extra string, decls []decl) string {
+func routeClash(first map[routeSig]int, i int, uris, hosts, methods []string, extra string, decls []decl) string {
 	for _, uri := range uris {
 		for _, h := range hosts {
 			for _, m := range methods {
-				sig := uri + "\x00" + h + "\x00" + m + "\x00" + extra
+				sig := routeSig{uri, h, m, extra}
 				j, ok := first[sig]
 				if !ok {
 					first[sig] = i
@@ -173,6 +204,9 @@ func routeClash(first map[string]int, i int, uris, hosts, methods []string, extr
 }
 
 const anyMatch = "\x00any"
+
+// routeSig is what decides which route a request matches.
+type routeSig struct{ uri, host, method, extra string }
 
 // strings1 returns a list of strings, sorted, or nil.
 func strings1(v any) []string {

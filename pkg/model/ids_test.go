@@ -154,3 +154,16 @@ func make65() []byte {
 	}
 	return b
 }
+
+// TestKindRank checks that Less orders kinds as Kinds() lists them.
+func TestKindRank(t *testing.T) {
+	kinds := Kinds()
+	for i, k := range kinds {
+		if kindRank(k) != i {
+			t.Errorf("kindRank(%s) = %d, want %d", k, kindRank(k), i)
+		}
+	}
+	if kindRank("unknown") != len(kinds) {
+		t.Errorf("unknown kinds must sort last")
+	}
+}

@@ -54,7 +54,11 @@ func Load(fsys fs.FS, opts LoadOptions) ([]Resource, error) {
 	results := parseFiles(fsys, files, opts.Env)
 
 	var errs Errors
-	var decls []decl
+	total := 0
+	for _, r := range results {
+		total += len(r.decls)
+	}
+	decls := make([]decl, 0, total)
 	for i, r := range results {
 		if r.ioErr != nil {
 			return nil, fmt.Errorf("load %s: %w", files[i].name, r.ioErr)
@@ -69,7 +73,7 @@ func Load(fsys fs.FS, opts LoadOptions) ([]Resource, error) {
 	}
 	out := make([]Resource, len(decls))
 	for i, d := range decls {
-		out[i] = d.res
+		out[i] = d.res // every decl is valid: there were no errors
 	}
 	slices.SortFunc(out, func(a, b Resource) int {
 		switch {
@@ -200,7 +204,7 @@ func parseFiles(fsys fs.FS, files []file, env func(string) (string, bool)) []fil
 				if i >= len(files) {
 					return
 				}
-				results[i] = loadFile(fsys, files[i].name, env)
+				results[i] = loadFile(fsys, files[i], env)
 			}
 		})
 	}
@@ -210,12 +214,13 @@ func parseFiles(fsys fs.FS, files []file, env func(string) (string, bool)) []fil
 
 // loadFile reads and converts one file. It reads at most MaxFileSize+1
 // bytes, so a file that grew since it was listed is still refused.
-func loadFile(fsys fs.FS, name string, env func(string) (string, bool)) fileResult {
+func loadFile(fsys fs.FS, fi file, env func(string) (string, bool)) fileResult {
+	name := fi.name
 	f, err := fsys.Open(name)
 	if err != nil {
 		return fileResult{ioErr: err}
 	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	data, err := readAll(io.LimitReader(f, MaxFileSize+1), fi.size)
 	cerr := f.Close()
 	if err = errors.Join(err, cerr); err != nil {
 		return fileResult{ioErr: err}
@@ -228,6 +233,24 @@ func loadFile(fsys fs.FS, name string, env func(string) (string, bool)) fileResu
 		return fileResult{errs: []*Error{perr}}
 	}
 	return convertFile(name, doc, env)
+}
+
+// readAll is io.ReadAll with a first buffer of the expected size.
+func readAll(r io.Reader, size int64) ([]byte, error) {
+	b := make([]byte, 0, min(size, MaxFileSize)+1)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 // sortErrors orders errors by file and line, keeping the order of errors at

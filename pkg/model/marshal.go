@@ -1,11 +1,12 @@
 package model
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"slices"
 
-	"sigs.k8s.io/yaml"
+	yaml "sigs.k8s.io/yaml/goyaml.v3"
 )
 
 // MarshalOptions configure Marshal.
@@ -98,11 +99,16 @@ func Marshal(resources []Resource, opts MarshalOptions) ([]byte, error) {
 	if len(metadata) > 0 {
 		doc["plugin_metadata"] = metadata
 	}
-	out, err := yaml.Marshal(doc)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(doc); err != nil {
 		return nil, fmt.Errorf("marshal: %w", err)
 	}
-	return out, nil
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("marshal: %w", err)
+	}
+	return buf.Bytes(), nil
 }
 
 type marshaller struct {

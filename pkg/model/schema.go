@@ -48,16 +48,21 @@ type schema struct {
 	mapOnly bool
 	// secret keeps the value out of error messages (certificates, keys).
 	secret bool
+	// noVars refuses ${VAR} in a value that becomes an ID or a name: those
+	// appear in URLs, logs and metrics, where a substituted value (which
+	// may be a secret) must never be.
+	noVars bool
 }
 
 func num(f float64) *float64 { return &f }
 
 // Reusable pieces.
-var (
-	idPattern = "^[a-zA-Z0-9-_.]{1,64}$, not . or .."
+// idPattern describes the IDs the Admin API accepts in a URL.
+const idPattern = "^[a-zA-Z0-9-_.]{1,64}$, not . or .."
 
-	sID    = &schema{typ: tString, check: checkID}
-	sName  = &schema{typ: tString, minLen: 1, maxLen: 256}
+var (
+	sID    = &schema{typ: tString, check: checkID, noVars: true}
+	sName  = &schema{typ: tString, minLen: 1, maxLen: 256, noVars: true}
 	sDesc  = &schema{typ: tString, maxLen: 64 * 1024}
 	sLabel = &schema{typ: tLabels}
 	sHost  = &schema{typ: tString, minLen: 1, check: checkHost}
@@ -215,7 +220,7 @@ var (
 		"id":     sID,
 		"labels": sLabel,
 		"type":   {typ: tString, enum: []string{"server", "client"}},
-		"snis":   {typ: tArray, minItems: 1, unique: true, elem: &schema{typ: tString, minLen: 1, check: checkSNI}},
+		"snis":   {typ: tArray, minItems: 1, unique: true, elem: &schema{typ: tString, minLen: 1, check: checkSNI, noVars: true}},
 		"certificates": {typ: tArray, minItems: 1, elem: &schema{typ: tObject, fields: map[string]*schema{
 			"certificate": sCertificate,
 			"key":         {typ: tString, secret: true, check: certCheck(32, "private key")},
@@ -238,7 +243,7 @@ var (
 	}, required: []string{"name", "type", "config"}}
 
 	sConsumer = &schema{typ: tObject, fields: map[string]*schema{
-		"username":    {typ: tString, check: checkUsername},
+		"username":    {typ: tString, check: checkUsername, noVars: true},
 		"description": sDesc,
 		"labels":      sLabel,
 		"plugins":     sPlugins,
@@ -254,16 +259,6 @@ var (
 		"consumers":   {typ: tNested},
 	}, required: []string{"name", "plugins"}}
 )
-
-// topLevel are the keys a file may have; the value says how to read them.
-var topLevel = map[string]bool{
-	"services":        true,
-	"ssls":            true,
-	"consumers":       true,
-	"consumer_groups": true,
-	"global_rules":    true,
-	"plugin_metadata": true,
-}
 
 func with(base, extra map[string]*schema) map[string]*schema {
 	out := make(map[string]*schema, len(base)+len(extra))
@@ -546,6 +541,10 @@ func (c *conv) typedScalar(n *yaml.Node, s *schema) (any, bool) {
 	if !ok {
 		return nil, false
 	}
+	if sc.substituted && s.noVars {
+		c.errAt(n.Line, "variables are not allowed here: the value makes the resource's ID or name, which appear in URLs and logs")
+		return nil, false
+	}
 	if sc.substituted && sc.kind == scalarString {
 		switch s.typ {
 		case tInt, tNumber:
@@ -668,7 +667,8 @@ func contains(list []string, s string) bool {
 // object converts a strict object. Fields of type tNested are not converted:
 // their nodes are returned in nested for the caller.
 func (c *conv) object(n *yaml.Node, s *schema) (map[string]any, map[string]*yaml.Node, bool) {
-	ps := c.pairs(n)
+	ps, mark := c.scratchPairs(n)
+	defer func() { c.scratch = c.scratch[:mark] }()
 	m := make(map[string]any, len(ps))
 	var nested map[string]*yaml.Node
 	ok := true

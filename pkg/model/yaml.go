@@ -36,6 +36,17 @@ var errAbort = errors.New("abort")
 // empty document. Both YAML and JSON files go through here, so that both
 // get line numbers.
 func parseYAML(file string, data []byte) (*yaml.Node, *Error) {
+	if !mayHaveSeveralDocuments(data) {
+		// The fast path: Unmarshal parses the bytes in place.
+		var doc yaml.Node
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			return nil, yamlError(file, err)
+		}
+		if doc.Kind == 0 {
+			return nil, nil
+		}
+		return &doc, nil
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -53,6 +64,17 @@ func parseYAML(file string, data []byte) (*yaml.Node, *Error) {
 		return nil, &Error{File: file, Line: extra.Line, Message: "a file may hold only one YAML document"}
 	}
 	return &doc, nil
+}
+
+// mayHaveSeveralDocuments reports whether data has a document marker (---
+// or ...) at the start of a line, the only way a second document can start.
+func mayHaveSeveralDocuments(data []byte) bool {
+	for _, m := range [][]byte{[]byte("---"), []byte("...")} {
+		if bytes.HasPrefix(data, m) || bytes.Contains(data, append([]byte("\n"), m...)) || bytes.Contains(data, append([]byte("\r"), m...)) {
+			return true
+		}
+	}
+	return false
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: (?:line (\d+): )?`)
@@ -88,6 +110,8 @@ type conv struct {
 	res     string    // label of the resource being converted
 	path    []pathSeg // where inside that resource
 	secrets []string  // JSON pointers of substituted values in that resource
+
+	scratch []pair // a stack of mapping entries, reused (see scratchPairs)
 
 	aliasLeft int // values that aliases and merges may still produce
 	inAlias   int // > 0 while converting under an alias
@@ -156,7 +180,8 @@ func (c *conv) charge(line, n int) bool {
 	return true
 }
 
-// deref follows aliases, charging the budget for what they expand to.
+// deref follows aliases. What they expand to was measured before
+// conversion (see expansion).
 func (c *conv) deref(n *yaml.Node) *yaml.Node {
 	for n != nil && n.Kind == yaml.AliasNode {
 		n = n.Alias
@@ -221,6 +246,32 @@ func (c *conv) pairs(n *yaml.Node) []pair {
 		}
 	}
 	return out
+}
+
+// scratchPairs is pairs without allocating for the common mapping (no
+// merge keys, few entries): the entries live on c.scratch until the caller
+// truncates it back to mark, which it must do, last in first out, when it
+// is done with them.
+func (c *conv) scratchPairs(n *yaml.Node) (ps []pair, mark int) {
+	mark = len(c.scratch)
+	if len(n.Content) > 64 {
+		return c.pairs(n), mark
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if k.Kind != yaml.ScalarNode || (k.Tag == "!!merge" && k.Style == 0) {
+			c.scratch = c.scratch[:mark]
+			return c.pairs(n), mark
+		}
+		for _, q := range c.scratch[mark:] {
+			if q.key == k.Value {
+				c.scratch = c.scratch[:mark]
+				return c.pairs(n), mark // pairs reports the duplicate
+			}
+		}
+		c.scratch = append(c.scratch, pair{key: k.Value, k: k, v: n.Content[i+1]})
+	}
+	return c.scratch[mark:len(c.scratch):len(c.scratch)], mark
 }
 
 // merge adds the entries of a `<<` value (a mapping, or a sequence of
@@ -386,7 +437,8 @@ func (c *conv) scalar(n *yaml.Node) (scalar, bool) {
 			return scalar{}, false
 		}
 		return scalar{kind: scalarNumber, f: f}, true
-	case "!!str", "!!timestamp":
+	case "!!str", "!!timestamp", "!!merge": // "<<" outside a key is a string
+
 		s, subst, ok := c.expand(n)
 		return scalar{kind: scalarString, s: s, substituted: subst}, ok
 	case "!!binary":
@@ -433,7 +485,8 @@ func (c *conv) anyValue(n *yaml.Node) (any, bool) {
 		s, ok := c.scalar(n)
 		return s.value(), ok
 	case yaml.MappingNode:
-		ps := c.pairs(n)
+		ps, mark := c.scratchPairs(n)
+		defer func() { c.scratch = c.scratch[:mark] }()
 		m := make(map[string]any, len(ps))
 		ok := true
 		for _, p := range ps {
