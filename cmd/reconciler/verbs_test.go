@@ -183,3 +183,28 @@ func TestSyncListsEachFailure(t *testing.T) {
 		t.Errorf("summary: %s", r.stdout)
 	}
 }
+
+// TestUnlabeledKindsManagedOnlyWhenDeclared: global rules and plugin
+// metadata carry no ownership label, so one that is not declared is left
+// alone unless --prune-unlabeled.
+func TestUnlabeledKindsManagedOnlyWhenDeclared(t *testing.T) {
+	g := newGateway(t)
+	with := ordersDir(t, ordersYAML+"global_rules:\n  ip-restriction:\n    whitelist: [10.0.0.0/8]\n")
+	without := ordersDir(t, ordersYAML)
+	if r := cli(t, g, shopKey, "sync", "--source", with); r.code != 0 {
+		t.Fatalf("sync: exit %d\n%s", r.code, r.err)
+	}
+	if r := cli(t, g, shopKey, "diff", "--source", without); r.code != 0 {
+		t.Errorf("an undeclared global rule shows as drift: exit %d\n%s", r.code, r.stdout)
+	}
+	r := cli(t, g, shopKey, "diff", "--source", without, "--prune-unlabeled")
+	if r.code != 2 || !strings.Contains(r.stdout, `delete global_rule "ip-restriction"`) {
+		t.Errorf("with --prune-unlabeled: exit %d\n%s", r.code, r.stdout)
+	}
+	if r := cli(t, g, shopKey, "sync", "--source", without, "--prune-unlabeled", "--max-delete-percent", "100"); r.code != 0 {
+		t.Fatalf("sync --prune-unlabeled: exit %d\n%s", r.code, r.err)
+	}
+	if n := g.em.Count("", "global_rules"); n != 0 {
+		t.Errorf("%d global rules left", n)
+	}
+}
