@@ -54,4 +54,3 @@ func BenchmarkSync1000Services(b *testing.B) {
 		})
 	}
 }
-
