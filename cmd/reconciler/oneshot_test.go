@@ -212,8 +212,13 @@ func TestExamplesSyncDiffDump(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("dump: exit %d\n%s", r.code, r.err)
 	}
-	if !strings.Contains(r.err, "set SSL_KEY_API_EXAMPLE_COM to the private key of ssl/") {
-		t.Errorf("dump does not say which key variables to set:\n%s", r.err)
+	for _, want := range []string{
+		"set SSL_KEY_API_EXAMPLE_COM to the certificates/0/key of ssl/",
+		"set CREDENTIAL_ORDERS_APP_MAIN_KEY to the config/key of consumer_credential/orders-app/",
+	} {
+		if !strings.Contains(r.err, want) {
+			t.Errorf("dump does not say which variables to set (%q):\n%s", want, r.err)
+		}
 	}
 	data, _ := os.ReadFile(dumped)
 	if strings.Contains(string(data), "PRIVATE KEY") || strings.Contains(string(data), diff.FingerprintLabel) {
@@ -223,14 +228,40 @@ func TestExamplesSyncDiffDump(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.err, "variable SSL_KEY_API_EXAMPLE_COM is not set") {
 		t.Errorf("validate of the dump without the key: exit %d\n%s", r.code, r.err)
 	}
-	key, _ := os.ReadFile("testdata/tls/sample-tls.key")
-	env := map[string]string{"SSL_KEY_API_EXAMPLE_COM": string(key)}
+	env := dumpEnv(t)
 	if r = cli(t, nil, env, "validate", dir); r.code != 0 {
 		t.Errorf("validate of the dump: exit %d\n%s", r.code, r.err)
 	}
 	r = cli(t, g, env, "diff", "--source", dir)
 	if r.code != 0 {
 		t.Fatalf("diff of the dump: exit %d\n%s\n%s", r.code, r.stdout, r.err)
+	}
+
+	// --include-secrets: the credential keys as read; only the SSL key,
+	// which the gateway never returns, remains a variable.
+	plain := t.TempDir()
+	if r := cli(t, g, nil, "dump", "--include-secrets", "-o", filepath.Join(plain, "gateway.yaml")); r.code != 0 || !strings.Contains(r.err, "plaintext") {
+		t.Fatalf("dump --include-secrets: exit %d\n%s", r.code, r.err)
+	}
+	sslOnly := map[string]string{"SSL_KEY_API_EXAMPLE_COM": env["SSL_KEY_API_EXAMPLE_COM"]}
+	if r := cli(t, g, sslOnly, "diff", "--source", plain); r.code != 0 {
+		t.Fatalf("diff of the dump with secrets: exit %d\n%s\n%s", r.code, r.stdout, r.err)
+	}
+}
+
+// dumpEnv sets the variables a dump of the examples asks for: the edge
+// key and the development credential keys of examples/consumers.yaml.
+func dumpEnv(t testing.TB) map[string]string {
+	t.Helper()
+	key, err := os.ReadFile("testdata/tls/sample-tls.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{
+		"SSL_KEY_API_EXAMPLE_COM":             string(key),
+		"CREDENTIAL_ORDERS_APP_MAIN_KEY":      "orders-app-dev-key",
+		"CREDENTIAL_WAREHOUSE_UI_PRIMARY_KEY": "warehouse-ui-dev-key",
+		"CREDENTIAL_WAREHOUSE_UI_BACKUP_KEY":  "warehouse-ui-dev-backup-key",
 	}
 }
 
@@ -307,8 +338,7 @@ func TestAPI7EEBackend(t *testing.T) {
 	if r := cli(t, g, nil, with("dump", "-o", filepath.Join(dir, "gateway.yaml"))...); r.code != 0 {
 		t.Fatalf("dump: exit %d\n%s", r.code, r.err)
 	}
-	key, _ := os.ReadFile("testdata/tls/sample-tls.key")
-	if r := cli(t, g, map[string]string{"SSL_KEY_API_EXAMPLE_COM": string(key)}, with("diff", "--source", dir)...); r.code != 0 {
+	if r := cli(t, g, dumpEnv(t), with("diff", "--source", dir)...); r.code != 0 {
 		t.Fatalf("diff of the dump: exit %d\n%s\n%s", r.code, r.stdout, r.err)
 	}
 	empty := t.TempDir()

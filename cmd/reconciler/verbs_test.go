@@ -1,8 +1,11 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -206,5 +209,44 @@ func TestUnlabeledKindsManagedOnlyWhenDeclared(t *testing.T) {
 	}
 	if n := g.em.Count("", "global_rules"); n != 0 {
 		t.Errorf("%d global rules left", n)
+	}
+}
+
+// TestNoSecretInOutput (A2 for the verbs): with debug logging, a canary
+// token and a canary credential key, neither appears — raw, base64 or
+// URL-encoded — in anything diff, sync or dump print, failures included.
+func TestNoSecretInOutput(t *testing.T) {
+	const token = "CANARY-token-9f8e7d6c"
+	g := newGateway(t, emulator.WithToken("ops", token, emulator.RoleAdmin))
+	key := "CANARY-credential-key-1234"
+	env := map[string]string{"SHOP_KEY": key, "RECONCILER_TOKEN": token}
+	src := ordersDir(t, ordersYAML)
+	g.em.AddHook(emulator.Reject(http.MethodPut, "/apisix/admin/routes/"+model.RouteID("orders", "create"), http.StatusBadRequest, `{"error_msg":"rejected"}`))
+	var outputs []string
+	run := func(args ...string) {
+		var out, errOut strings.Builder
+		lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+		code := run(t.Context(), append(args, "--server", g.srv.URL, "--log-level", "debug"), streams{in: strings.NewReader(""), out: &out, err: &errOut}, lookup)
+		outputs = append(outputs, fmt.Sprintf("exit %d\n%s\n%s", code, out.String(), errOut.String()))
+	}
+	run("diff", "--source", src)
+	run("diff", "--source", src, "-o", "json")
+	run("diff", "--source", src, "-o", "markdown")
+	run("sync", "--source", src, "--dry-run")
+	run("sync", "--source", src)
+	run("sync", "--source", src)
+	run("dump")
+	for _, canary := range []string{token, key} {
+		forms := []string{canary, base64.StdEncoding.EncodeToString([]byte(canary)), url.QueryEscape(canary)}
+		for _, out := range outputs {
+			for _, f := range forms {
+				if strings.Contains(out, f) {
+					t.Errorf("output shows %q:\n%s", f, out)
+				}
+			}
+		}
+	}
+	if !strings.Contains(strings.Join(outputs, ""), "rejected") {
+		t.Error("the injected failure never showed: the test did not exercise the failure path")
 	}
 }
