@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -16,9 +18,10 @@ import (
 )
 
 type dumpOptions struct {
-	common commonOptions
-	output string
-	withID bool
+	common         commonOptions
+	output         string
+	withID         bool
+	includeSecrets bool
 }
 
 func newDumpCmd(std streams) *cobra.Command {
@@ -30,10 +33,13 @@ func newDumpCmd(std streams) *cobra.Command {
 as one ADC-format YAML file, to bootstrap a repository: routes, stream routes
 and extra upstreams nested in their service, credentials in their consumer.
 
-The Admin API never returns SSL private keys, so each one is written as a
-variable reference, ${SSL_KEY_<SNI>} (listed on stderr): set it when loading
-the file, or replace it with a $secret:// or $env:// reference. Every global
-rule and plugin metadata object is included (they carry no ownership label).
+Secrets are not written: each credential key, password and other secret
+plugin field becomes a variable reference such as ${CREDENTIAL_ALICE_MAIN_KEY},
+and each SSL private key (which the Admin API never returns) one such as
+${SSL_KEY_API_EXAMPLE_COM}; stderr lists them. Set them when loading the file,
+or replace them with $secret:// or $env:// references. --include-secrets
+writes the secrets the gateway returns instead. Every global rule and plugin
+metadata object is included (they carry no ownership label).
 
 --with-id writes every resource's id, so that IDs that do not follow from
 names survive.`,
@@ -52,6 +58,7 @@ func addDumpFlags(fs *pflag.FlagSet, o *dumpOptions) {
 	addLogFlags(fs, &o.common.log)
 	fs.StringVarP(&o.output, "output", "o", "", "file to write (default: standard output)")
 	fs.BoolVar(&o.withID, "with-id", false, "write every resource's id")
+	fs.BoolVar(&o.includeSecrets, "include-secrets", false, "write secrets (credential keys, passwords) as read instead of ${VAR} references: the output then holds them in plaintext")
 }
 
 func runDump(ctx context.Context, opts dumpOptions, std streams) error {
@@ -70,7 +77,7 @@ func runDump(ctx context.Context, opts dumpOptions, std streams) error {
 	if err != nil {
 		return err
 	}
-	out, vars, err := dumpYAML(inv.Owned, model.MarshalOptions{WithID: opts.withID})
+	out, vars, err := dumpYAML(inv.Owned, model.MarshalOptions{WithID: opts.withID}, opts.includeSecrets)
 	if err != nil {
 		return err
 	}
@@ -82,85 +89,158 @@ func runDump(ctx context.Context, opts dumpOptions, std streams) error {
 		return fmt.Errorf("write the dump: %w", err)
 	}
 	for _, v := range vars {
-		fmt.Fprintf(std.err, "set %s to the private key of %s before loading the dump\n", v.name, v.ssl)
+		fmt.Fprintf(std.err, "set %s to the %s before loading the dump\n", v.name, v.what)
+	}
+	if opts.includeSecrets {
+		fmt.Fprintln(std.err, "warning: the dump holds secrets in plaintext (--include-secrets); keep it out of Git")
 	}
 	return nil
 }
 
-// keyVar is the variable a dump writes for one SSL private key.
-type keyVar struct {
+// secretVar is a variable a dump writes in place of a secret.
+type secretVar struct {
 	name string
-	ssl  string // what it is for: ssl/<id> "<snis>"
+	what string // what it stands for: the field and the resource
 }
 
-// placeholderPrefix marks where a private key goes in the marshalled YAML,
+// placeholderPrefix marks where a secret goes in the marshalled YAML,
 // before it is replaced by its ${VAR} (which Marshal would escape).
-const placeholderPrefix = "RECONCILERSSLKEYPLACEHOLDER"
+const placeholderPrefix = "RECONCILERSECRETPLACEHOLDER"
 
 var nonVarChars = regexp.MustCompile(`[^A-Z0-9]+`)
 
+// dumper replaces secrets with variable references.
+type dumper struct {
+	includeSecrets bool
+	vars           []secretVar
+	used           map[string]bool
+	replace        map[string]string // placeholder → variable name
+}
+
 // dumpYAML marshals live resources as ADC-format YAML: without the key
-// fingerprint label, with a ${SSL_KEY_…} reference for every private key.
-func dumpYAML(rs []model.Resource, opts model.MarshalOptions) ([]byte, []keyVar, error) {
+// fingerprint label, with a ${VAR} reference for every private key (which
+// the Admin API never returns) and, unless includeSecrets, for every other
+// secret (credential keys, passwords: see diff.SecretPointers).
+func dumpYAML(rs []model.Resource, opts model.MarshalOptions, includeSecrets bool) ([]byte, []secretVar, error) {
+	d := &dumper{includeSecrets: includeSecrets, used: map[string]bool{}, replace: map[string]string{}}
 	out := make([]model.Resource, 0, len(rs))
-	var vars []keyVar
-	used := map[string]bool{}
-	replace := map[string]string{}
 	for _, r := range rs {
-		if r.Key.Kind == model.KindSSL {
-			r = diff.StripFingerprint(r)
-			r, vars = withKeyPlaceholders(r, vars, used, replace)
-		}
-		out = append(out, r)
+		out = append(out, d.resource(r))
 	}
 	y, err := model.Marshal(out, opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("dump: %w", err)
 	}
-	for token, v := range replace {
+	for token, v := range d.replace {
 		y = bytes.ReplaceAll(y, []byte(token), []byte(`"${`+v+`}"`))
 	}
-	return y, vars, nil
+	return y, d.vars, nil
 }
 
-// withKeyPlaceholders gives every certificate of an SSL a key placeholder.
-func withKeyPlaceholders(r model.Resource, vars []keyVar, used map[string]bool, replace map[string]string) (model.Resource, []keyVar) {
-	certs, _ := r.Body["certificates"].([]any)
-	if len(certs) == 0 {
-		return r, vars
+func (d *dumper) resource(r model.Resource) model.Resource {
+	if r.Key.Kind == model.KindSSL {
+		r = diff.StripFingerprint(r)
 	}
-	body := make(map[string]any, len(r.Body))
-	for k, v := range r.Body {
-		body[k] = v
+	var ptrs []string
+	if !d.includeSecrets {
+		ptrs = diff.SecretPointers(r)
 	}
-	newCerts := make([]any, len(certs))
-	base := "SSL_KEY_" + strings.Trim(nonVarChars.ReplaceAllString(strings.ToUpper(firstSNI(r)), "_"), "_")
-	if len(base) > 48 {
-		base = base[:48]
-	}
-	for i, c := range certs {
-		cm, _ := c.(map[string]any)
-		nc := make(map[string]any, len(cm)+1)
-		for k, v := range cm {
-			nc[k] = v
+	if r.Key.Kind == model.KindSSL {
+		// Keys are never read back: every certificate gets a reference.
+		certs, _ := r.Body["certificates"].([]any)
+		for i := range certs {
+			p := fmt.Sprintf("/certificates/%d/key", i)
+			if !slices.Contains(ptrs, p) {
+				ptrs = append(ptrs, p)
+			}
 		}
-		name := base
-		if i > 0 {
-			name = fmt.Sprintf("%s_%d", base, i+1)
-		}
-		for n := 2; used[name]; n++ {
-			name = fmt.Sprintf("%s_%d", base, n)
-		}
-		used[name] = true
-		token := fmt.Sprintf("%s%06d", placeholderPrefix, len(replace))
-		replace[token] = name
-		nc["key"] = token
-		newCerts[i] = nc
-		vars = append(vars, keyVar{name: name, ssl: fmt.Sprintf("%s %q", r.Key, r.Name)})
 	}
-	body["certificates"] = newCerts
+	if len(ptrs) == 0 {
+		return r
+	}
+	body, _ := deepCopy(r.Body).(map[string]any)
+	for _, p := range ptrs {
+		name := d.varName(r, p)
+		token := fmt.Sprintf("%s%06d", placeholderPrefix, len(d.replace))
+		if setAt(body, p, token) {
+			d.replace[token] = name
+			d.vars = append(d.vars, secretVar{name: name, what: fmt.Sprintf("%s of %s %q", strings.TrimPrefix(p, "/"), r.Key, r.Name)})
+		}
+	}
 	r.Body = body
-	return r, vars
+	return r
+}
+
+// varName derives a unique variable name from the resource and the field:
+// SSL_KEY_<first SNI>, or <KIND>_<consumer>_<name>_<field>.
+func (d *dumper) varName(r model.Resource, p string) string {
+	field := p[strings.LastIndexByte(p, '/')+1:]
+	var parts []string
+	if r.Key.Kind == model.KindSSL {
+		parts = []string{"SSL", "KEY", firstSNI(r)}
+	} else {
+		kind := strings.TrimPrefix(string(r.Key.Kind), "consumer_")
+		parts = []string{kind, r.Key.Consumer, r.Name, field}
+	}
+	base := strings.Trim(nonVarChars.ReplaceAllString(strings.ToUpper(strings.Join(parts, "_")), "_"), "_")
+	if len(base) > 60 {
+		base = base[:60]
+	}
+	name := base
+	for n := 2; d.used[name]; n++ {
+		name = fmt.Sprintf("%s_%d", base, n)
+	}
+	d.used[name] = true
+	return name
+}
+
+// setAt replaces the value at the JSON pointer p inside body.
+func setAt(body map[string]any, p string, v any) bool {
+	segs := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	var cur any = body
+	for i, s := range segs {
+		s = strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
+		last := i == len(segs)-1
+		switch t := cur.(type) {
+		case map[string]any:
+			if last {
+				t[s] = v
+				return true
+			}
+			cur = t[s]
+		case []any:
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 0 || n >= len(t) {
+				return false
+			}
+			if last {
+				t[n] = v
+				return true
+			}
+			cur = t[n]
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+func deepCopy(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(t))
+		for k, e := range t {
+			m[k] = deepCopy(e)
+		}
+		return m
+	case []any:
+		s := make([]any, len(t))
+		for i, e := range t {
+			s[i] = deepCopy(e)
+		}
+		return s
+	}
+	return v
 }
 
 func firstSNI(r model.Resource) string {

@@ -20,6 +20,14 @@ import (
 
 const testToken = "edd1c9f034335f136f87ad84b625c8f1"
 
+// tb is what the helpers below need of a *testing.T, and what a *rapid.T
+// offers too.
+type tb interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
 // gateway is an emulator served over HTTP on loopback, with a log of the
 // bodies of the writes it received.
 type gateway struct {
@@ -39,7 +47,19 @@ type write struct {
 func newGateway(t testing.TB, opts ...emulator.Option) *gateway {
 	t.Helper()
 	g := &gateway{}
-	opts = append([]emulator.Option{emulator.WithAdminToken(testToken), emulator.WithHook(g.record)}, opts...)
+	return g.start(t, append([]emulator.Option{emulator.WithHook(g.record)}, opts...)...)
+}
+
+// newQuietGateway is newGateway without the record of write bodies (for
+// benchmarks, where decoding them would cost the emulator CPU).
+func newQuietGateway(t testing.TB, opts ...emulator.Option) *gateway {
+	t.Helper()
+	return (&gateway{}).start(t, opts...)
+}
+
+func (g *gateway) start(t testing.TB, opts ...emulator.Option) *gateway {
+	t.Helper()
+	opts = append([]emulator.Option{emulator.WithAdminToken(testToken)}, opts...)
 	em, err := emulator.New(opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +114,7 @@ type result struct {
 
 // cli runs the command line as main does, with the token in the
 // environment.
-func cli(t testing.TB, g *gateway, env map[string]string, args ...string) result {
+func cli(t tb, g *gateway, env map[string]string, args ...string) result {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	lookup := func(k string) (string, bool) {
@@ -113,7 +133,7 @@ func cli(t testing.TB, g *gateway, env map[string]string, args ...string) result
 	return result{code: code, stdout: out.String(), err: errOut.String()}
 }
 
-func writeFile(t testing.TB, dir, name, content string) {
+func writeFile(t tb, dir, name, content string) {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -204,8 +224,13 @@ func TestExamplesSyncDiffDump(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("dump: exit %d\n%s", r.code, r.err)
 	}
-	if !strings.Contains(r.err, "set SSL_KEY_API_EXAMPLE_COM to the private key of ssl/") {
-		t.Errorf("dump does not say which key variables to set:\n%s", r.err)
+	for _, want := range []string{
+		"set SSL_KEY_API_EXAMPLE_COM to the certificates/0/key of ssl/",
+		"set CREDENTIAL_ORDERS_APP_MAIN_KEY to the config/key of consumer_credential/orders-app/",
+	} {
+		if !strings.Contains(r.err, want) {
+			t.Errorf("dump does not say which variables to set (%q):\n%s", want, r.err)
+		}
 	}
 	data, _ := os.ReadFile(dumped)
 	if strings.Contains(string(data), "PRIVATE KEY") || strings.Contains(string(data), diff.FingerprintLabel) {
@@ -215,8 +240,7 @@ func TestExamplesSyncDiffDump(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.err, "variable SSL_KEY_API_EXAMPLE_COM is not set") {
 		t.Errorf("validate of the dump without the key: exit %d\n%s", r.code, r.err)
 	}
-	key, _ := os.ReadFile("testdata/tls/sample-tls.key")
-	env := map[string]string{"SSL_KEY_API_EXAMPLE_COM": string(key)}
+	env := dumpEnv(t)
 	if r = cli(t, nil, env, "validate", dir); r.code != 0 {
 		t.Errorf("validate of the dump: exit %d\n%s", r.code, r.err)
 	}
@@ -224,6 +248,117 @@ func TestExamplesSyncDiffDump(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("diff of the dump: exit %d\n%s\n%s", r.code, r.stdout, r.err)
 	}
+
+	// --include-secrets: the credential keys as read; only the SSL key,
+	// which the gateway never returns, remains a variable.
+	plain := t.TempDir()
+	if r := cli(t, g, nil, "dump", "--include-secrets", "-o", filepath.Join(plain, "gateway.yaml")); r.code != 0 || !strings.Contains(r.err, "plaintext") {
+		t.Fatalf("dump --include-secrets: exit %d\n%s", r.code, r.err)
+	}
+	sslOnly := map[string]string{"SSL_KEY_API_EXAMPLE_COM": env["SSL_KEY_API_EXAMPLE_COM"]}
+	if r := cli(t, g, sslOnly, "diff", "--source", plain); r.code != 0 {
+		t.Fatalf("diff of the dump with secrets: exit %d\n%s\n%s", r.code, r.stdout, r.err)
+	}
+}
+
+// dumpEnv sets the variables a dump of the examples asks for: the edge
+// key and the development credential keys of examples/consumers.yaml.
+func dumpEnv(t testing.TB) map[string]string {
+	t.Helper()
+	key, err := os.ReadFile("testdata/tls/sample-tls.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{
+		"SSL_KEY_API_EXAMPLE_COM":             string(key),
+		"CREDENTIAL_ORDERS_APP_MAIN_KEY":      "orders-app-dev-key",
+		"CREDENTIAL_WAREHOUSE_UI_PRIMARY_KEY": "warehouse-ui-dev-key",
+		"CREDENTIAL_WAREHOUSE_UI_BACKUP_KEY":  "warehouse-ui-dev-backup-key",
+	}
 }
 
 var _ = io.Discard
+
+// api7Source is the examples without plugin configurations: the API7
+// flavour of the emulator stores plugin defaults while the client reports
+// none for API7 (as ADC assumes), so plugins with defaults would show as
+// drift there. Reported to the owners of both; the routes keep their plugin
+// names with an empty configuration where the plugin has no defaults.
+func api7Source(t testing.TB) string {
+	t.Helper()
+	dir := examples(t)
+	for _, f := range []string{"services/orders.yaml", "services/inventory.yaml", "services/catalog.yaml", "consumers.yaml", "platform.yaml"} {
+		data, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, dir, f, stripPlugins(string(data)))
+	}
+	return dir
+}
+
+// stripPlugins drops every `plugins:` block and the global_rules section.
+func stripPlugins(s string) string {
+	var out []string
+	skipIndent := -1
+	for _, line := range strings.Split(s, "\n") {
+		indent := len(line) - len(strings.TrimLeft(line, " "))
+		trimmed := strings.TrimSpace(line)
+		if skipIndent >= 0 {
+			if trimmed == "" || indent > skipIndent {
+				continue
+			}
+			skipIndent = -1
+		}
+		if trimmed == "plugins:" || strings.HasPrefix(trimmed, "plugins:") || trimmed == "global_rules:" {
+			skipIndent = indent
+			continue
+		}
+		out = append(out, line)
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestAPI7EEBackend: diff, sync --dry-run, sync and dump against the API7
+// Enterprise flavour of the emulator.
+func TestAPI7EEBackend(t *testing.T) {
+	g := newGateway(t, emulator.WithBackend(emulator.BackendAPI7EE))
+	src := api7Source(t)
+	if r := cli(t, nil, nil, "validate", src); r.code != 0 {
+		t.Fatalf("the API7 source does not validate:\n%s", r.err)
+	}
+	api7 := []string{"--backend", "api7ee", "--gateway-group", "default"}
+	with := func(args ...string) []string { return append(args, api7...) }
+
+	if r := cli(t, g, nil, with("diff", "--source", src)...); r.code != 2 {
+		t.Fatalf("diff before sync: exit %d\n%s", r.code, r.err)
+	}
+	if r := cli(t, g, nil, with("sync", "--dry-run", "--source", src)...); r.code != 0 || g.nonGET() != 0 {
+		t.Fatalf("dry run: exit %d, %d non-GET requests\n%s", r.code, g.nonGET(), r.err)
+	}
+	if r := cli(t, g, nil, with("sync", "--source", src)...); r.code != 0 {
+		t.Fatalf("sync: exit %d\n%s\n%s", r.code, r.stdout, r.err)
+	}
+	if r := cli(t, g, nil, with("diff", "--source", src)...); r.code != 0 {
+		t.Fatalf("diff after sync: exit %d\n%s", r.code, r.stdout)
+	}
+	g.takeWrites()
+	if r := cli(t, g, nil, with("sync", "--source", src)...); r.code != 0 || len(g.takeWrites()) != 0 {
+		t.Fatalf("second sync: exit %d or wrote\n%s", r.code, r.err)
+	}
+	dir := t.TempDir()
+	if r := cli(t, g, nil, with("dump", "-o", filepath.Join(dir, "gateway.yaml"))...); r.code != 0 {
+		t.Fatalf("dump: exit %d\n%s", r.code, r.err)
+	}
+	if r := cli(t, g, dumpEnv(t), with("diff", "--source", dir)...); r.code != 0 {
+		t.Fatalf("diff of the dump: exit %d\n%s\n%s", r.code, r.stdout, r.err)
+	}
+	empty := t.TempDir()
+	writeFile(t, empty, "empty.yaml", "services: []\n")
+	if r := cli(t, g, nil, with("sync", "--source", empty, "--allow-empty", "--max-delete-percent", "100", "--prune-unlabeled")...); r.code != 0 {
+		t.Fatalf("delete all: exit %d\n%s", r.code, r.err)
+	}
+	if r := cli(t, g, nil, with("diff", "--source", empty, "--prune-unlabeled")...); r.code != 0 {
+		t.Fatalf("diff after delete all: exit %d\n%s", r.code, r.stdout)
+	}
+}

@@ -95,7 +95,7 @@ func runSync(ctx context.Context, opts oneShotOptions, dryRun bool, std streams,
 		Concurrency: opts.common.gateway.Concurrency,
 		Observer: apply.Observer{
 			Refusal: func(r *apply.RefusalError) {
-				log.Warn("guard refused", zap.String("reason", string(r.Reason)), zap.String("detail", r.Detail))
+				log.Debug("guard refused", zap.String("reason", string(r.Reason)), zap.String("detail", r.Detail))
 			},
 			Outcome: func(o apply.Outcome) { logOutcome(log, o) },
 		},
@@ -127,14 +127,12 @@ func logOutcome(log *zap.Logger, o apply.Outcome) {
 		zap.String("kind", string(o.Key.Kind)), zap.Stringer("key", o.Key), zap.String("action", string(o.Action)),
 		zap.Int("attempt", o.Attempts), zap.Duration("duration", o.Duration),
 	}
-	switch o.Status {
-	case apply.StatusApplied:
-		log.Debug("applied", fields...)
-	case apply.StatusFailed:
-		log.Warn("failed", append(fields, zap.Error(o.Err))...)
-	default:
-		log.Debug("skipped", append(fields, zap.Error(o.Err))...)
+	// The report lists failures and skips for people; the log has every
+	// outcome, at debug level, for machines.
+	if o.Err != nil {
+		fields = append(fields, zap.Error(o.Err))
 	}
+	log.Debug(string(o.Status), fields...)
 }
 
 // report prints the summary to stdout and every failure, skip and refusal

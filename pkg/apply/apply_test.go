@@ -574,3 +574,20 @@ func TestPlanText(t *testing.T) {
 		}
 	}
 }
+
+func TestUpdatesTellAChangeWriterWhatChanged(t *testing.T) {
+	live := []model.Resource{service("s"), consumer("c")}
+	svc := changed(service("s"), "upstream", map[string]any{"nodes": []any{map[string]any{"host": "10.0.0.2", "port": 80.0, "weight": 1.0}}})
+	p := planFor([]model.Resource{svc, consumer("c"), consumer("new")}, live, nil)
+	g := &partialGateway{fakeGateway: newFake(live...), changes: map[model.Key][]string{}}
+	if _, err := (&apply.Executor{Gateway: g}).Execute(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	want := map[model.Key][]string{svc.Key: {"/upstream/nodes/0/host"}}
+	if d := cmp.Diff(want, g.changes); d != "" {
+		t.Errorf("PutChange calls (-want +got):\n%s", d)
+	}
+	if n := len(g.callList()); n != 2 {
+		t.Errorf("%d calls, want the update and the create", n)
+	}
+}

@@ -154,6 +154,20 @@ func (v *validatingGateway) Validate(_ context.Context, rs []model.Resource) err
 	return v.err
 }
 
+// partialGateway records the changed paths it is given for updates.
+type partialGateway struct {
+	*fakeGateway
+	mu      sync.Mutex
+	changes map[model.Key][]string
+}
+
+func (p *partialGateway) PutChange(ctx context.Context, r model.Resource, changed []string) error {
+	p.mu.Lock()
+	p.changes[r.Key] = changed
+	p.mu.Unlock()
+	return p.Put(ctx, r)
+}
+
 // invalidError names rejected resources, as the client's validate error does.
 type invalidError map[model.Key]error
 

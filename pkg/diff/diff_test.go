@@ -144,3 +144,31 @@ func TestChangeOrderFollowsModelKinds(t *testing.T) {
 		}
 	}
 }
+
+func TestSecretPointers(t *testing.T) {
+	tests := []struct {
+		name string
+		r    model.Resource
+		want []string
+	}{
+		{"credential", model.Resource{Key: model.Key{Kind: model.KindCredential, Consumer: "u", ID: "c"},
+			Body: map[string]any{"name": "c", "type": "key-auth", "config": map[string]any{"key": "k"}}}, []string{"/config/key"}},
+		{"consumer plugins", model.Resource{Key: model.Key{Kind: model.KindConsumer, ID: "u"},
+			Body: map[string]any{"username": "u", "plugins": map[string]any{
+				"basic-auth":  map[string]any{"username": "u", "password": "p"},
+				"limit-count": map[string]any{"count": 1.0, "redis_password": "r"},
+			}}}, []string{"/plugins/basic-auth/password", "/plugins/limit-count/redis_password"}},
+		{"ssl", model.Resource{Key: model.Key{Kind: model.KindSSL, ID: "s"},
+			Body: map[string]any{"snis": []any{"a"}, "certificates": []any{map[string]any{"certificate": "C", "key": "K"}}}}, []string{"/certificates/0/key"}},
+		{"substituted", model.Resource{Key: model.Key{Kind: model.KindRoute, ID: "r"}, Secrets: []string{"/labels/token"},
+			Body: map[string]any{"name": "r", "labels": map[string]any{"token": "t", "team": "x"}}}, []string{"/labels/token"}},
+		{"none", model.Resource{Key: model.Key{Kind: model.KindRoute, ID: "r"}, Body: map[string]any{"name": "r", "uris": []any{"/"}}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := diff.SecretPointers(tt.r); !cmp.Equal(got, tt.want) {
+				t.Errorf("SecretPointers = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

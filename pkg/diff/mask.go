@@ -190,3 +190,31 @@ func itoa(i int) string {
 	}
 	return string(b[n:])
 }
+
+// SecretPointers lists the locations in r's body, as RFC 6901 pointers,
+// that hold secrets by the rules the change sets mask with (plugin secret
+// fields, credential and SSL keys, upstream client keys, r.Secrets),
+// sorted. A location inside a secret object is not listed apart from it.
+func SecretPointers(r model.Resource) []string {
+	m := newMasker(r.Key, credTypes(r.Body), r.Secrets)
+	var out []string
+	var walk func(p pointer, v any)
+	walk = func(p pointer, v any) {
+		if len(p) > 0 && m.secret(p) {
+			out = append(out, p.String())
+			return
+		}
+		switch t := v.(type) {
+		case map[string]any:
+			for _, k := range sortedKeys(t) {
+				walk(p.child(k), t[k])
+			}
+		case []any:
+			for i, e := range t {
+				walk(p.child(itoa(i)), e)
+			}
+		}
+	}
+	walk(pointer{}, r.Body)
+	return out
+}
