@@ -21,9 +21,11 @@ import (
 const (
 	stateFile = "reconciler-source.json"
 	lockFile  = "reconciler.lock"
-	// maxPacks is how many packs the store may collect (one per fetch that
-	// moved) before it is emptied and the next fetch starts afresh.
+	// maxPacks and maxLoose bound what the store collects (a pack per first
+	// fetch, a few loose objects per incremental one) before it is emptied
+	// and the next fetch starts afresh with one shallow pack.
 	maxPacks = 32
+	maxLoose = 20_000
 )
 
 // storeEntries are the names go-git's storage creates: what a reset removes.
@@ -109,13 +111,24 @@ func memCache(s *memory.Storage, st cacheState) *cache {
 	return &cache{store: s, state: st}
 }
 
-// packCount is the number of packs in the store.
-func (c *cache) packCount() int {
+// overgrown reports whether the store holds more packs or loose objects
+// than it should keep.
+func (c *cache) overgrown() bool {
 	if c.dir == "" {
-		return 0
+		return false
 	}
-	m, _ := filepath.Glob(filepath.Join(c.dir, "objects", "pack", "*.pack"))
-	return len(m)
+	packs, _ := filepath.Glob(filepath.Join(c.dir, "objects", "pack", "*.pack"))
+	if len(packs) > maxPacks {
+		return true
+	}
+	loose := 0
+	for i := range 256 {
+		entries, _ := os.ReadDir(filepath.Join(c.dir, "objects", fmt.Sprintf("%02x", i)))
+		if loose += len(entries); loose > maxLoose {
+			return true
+		}
+	}
+	return false
 }
 
 // reset empties the object store, keeping the state and the lock.

@@ -210,7 +210,7 @@ func (s *Source) Fetch(ctx context.Context) (Result, error) {
 		Duration:       time.Since(start),
 	}
 	if err != nil {
-		err = classify(ctx, "fetch "+s.remote.String(), err)
+		err = classify(ctx, s.remote.String(), err)
 		var e *Error
 		if errors.As(err, &e) && errors.Is(e, ErrUnsafeEntry) {
 			// B4: a refused entry is a security event, logged as such
@@ -296,7 +296,7 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 	}
 
 	if !hasObject(c.store, tgt.hash) {
-		if c.packCount() > maxPacks {
+		if c.overgrown() {
 			if err := c.reset(); err != nil {
 				return Result{}, err
 			}
@@ -357,6 +357,9 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 
 func (s *Source) openCache() (*cache, error) {
 	if s.mem != nil {
+		if len(s.mem.Objects) > maxLoose {
+			s.mem = memory.NewStorage()
+		}
 		return memCache(s.mem, s.memState), nil
 	}
 	return openCache(s.opts.CacheDir, s.remote.String())

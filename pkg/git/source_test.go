@@ -2,9 +2,9 @@ package git
 
 import (
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
-	"io/fs"
 	"path/filepath"
 	"testing"
 	"testing/fstest"
