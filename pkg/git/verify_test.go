@@ -158,13 +158,14 @@ func TestG4Verification(t *testing.T) {
 
 			for _, c := range []struct {
 				name                  string
-				head, tag, tagAndHead bool // should pass
+				head, tag, tagAndHead bool   // should pass
+				why                   string // in the error, when it fails
 			}{
-				{"good", true, true, true},
-				{"unsigned", false, false, false},
-				{"unknown", false, false, false},
-				{"tampered", false, false, false},
-				{"tagonly", false, true, false},
+				{"good", true, true, true, ""},
+				{"unsigned", false, false, false, "is not signed"},
+				{"unknown", false, false, false, "unknown entity|not an allowed signer"},
+				{"tampered", false, false, false, "verification failure|did not verify|verification error"},
+				{"tagonly", false, true, false, "is not signed"},
 			} {
 				for _, m := range []struct {
 					mode VerifyMode
