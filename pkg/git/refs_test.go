@@ -7,6 +7,7 @@ import (
 
 // TestRefs resolves every form of ref against a real repository.
 func TestRefs(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	repo := newTestRepo(t, root, "refs")
 	repo.git("checkout", "-q", "-b", "trunk")
@@ -95,6 +96,7 @@ func TestRefs(t *testing.T) {
 // TestPaths reads sub-directories and single files, and refuses missing
 // paths and empty trees instead of returning an empty desired state.
 func TestPaths(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	repo := newTestRepo(t, root, "paths")
 	repo.commitFiles("layout", map[string]string{

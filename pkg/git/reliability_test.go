@@ -38,6 +38,7 @@ func logText(logs *observer.ObservedLogs) string {
 // down, a deleted branch and a deleted path are typed errors; the Source
 // keeps its last good commit and recovers.
 func TestG1ServerFailures(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	repo := newTestRepo(t, root, "g1")
 	good := repo.commitFiles("good", map[string]string{"cfg/adc.yaml": "a: 1\n", "other/x.yaml": "x: 1\n"})
@@ -116,6 +117,7 @@ func TestG1ServerFailures(t *testing.T) {
 // TestG1OtherTransports: refused connections, missing repositories and a
 // silent SSH server over the stream transports.
 func TestG1OtherTransports(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	repo := newTestRepo(t, root, "g1s")
 	repo.commitFiles("c", map[string]string{"a.yaml": "a: 1\n"})
@@ -187,6 +189,7 @@ func TestG1OtherTransports(t *testing.T) {
 // distinct from network errors; credential files are re-read, so rotation
 // needs no restart; no credential appears in errors or logs.
 func TestG2Authentication(t *testing.T) {
+	t.Parallel()
 	const canary = "canary-Zq8!x/y+z=secret"
 	root := t.TempDir()
 	repo := newTestRepo(t, root, "g2")
@@ -282,7 +285,7 @@ func TestG2Authentication(t *testing.T) {
 		t.Run("encrypted key", func(t *testing.T) {
 			dir := t.TempDir()
 			key := filepath.Join(dir, "enc")
-			if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", canary, "-f", key).CombinedOutput(); err != nil {
+			if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-a", "1", "-N", canary, "-f", key).CombinedOutput(); err != nil {
 				t.Fatalf("%v %s", err, out)
 			}
 			f, err := os.OpenFile(filepath.Join(srv.dir, "authorized_keys"), os.O_APPEND|os.O_WRONLY, 0)
@@ -317,6 +320,7 @@ func TestG2Authentication(t *testing.T) {
 // fast-forward of several commits is not reported, whatever the depth of
 // the cached history.
 func TestG3ForcePush(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	repo := newTestRepo(t, root, "g3")
 	base := repo.commitFiles("base", map[string]string{"a.yaml": "v: 0\n"})
@@ -382,6 +386,7 @@ func TestG3ForcePush(t *testing.T) {
 }
 
 func TestWalkAncestry(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	repo := newTestRepo(t, root, "walk")
 	a := repo.commitFiles("a", map[string]string{"x": "1"})

@@ -61,6 +61,7 @@ func (r *testRepo) branchAt(branch, tree string) {
 // TestB4UnsafeEntries: symlinks, submodules and crafted names are refused
 // with an error naming the path and a security log line, never followed.
 func TestB4UnsafeEntries(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	repo := newTestRepo(t, root, "b4")
 	repo.commitFiles("ok", map[string]string{"cfg/adc.yaml": "a: 1\n"})
@@ -124,31 +125,35 @@ func TestB4UnsafeEntries(t *testing.T) {
 // TestB3Limits: oversize files, trees and packs are refused with
 // InputTooLarge, from sizes known before the content is read.
 func TestB3Limits(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
-	repo := newTestRepo(t, root, "b3")
-	big := make([]byte, 50<<20) // 50 MiB of zeros: a small pack, a huge file
-	if err := os.MkdirAll(filepath.Join(repo.work, "cfg"), 0o755); err != nil {
+	huge := newTestRepo(t, root, "huge")
+	if err := os.MkdirAll(filepath.Join(huge.work, "cfg"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(repo.work, "cfg", "huge.yaml"), big, 0o644); err != nil {
+	// 50 MiB of zeros: a pack of some 50 KB, a file far over the limit.
+	if err := os.WriteFile(filepath.Join(huge.work, "cfg", "huge.yaml"), make([]byte, 50<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	repo.commitFiles("huge", map[string]string{"cfg/adc.yaml": "a: 1\n", "small/a.yaml": noise(1, 3000), "small/b.yaml": noise(2, 3000)})
+	huge.commitFiles("huge", map[string]string{"cfg/adc.yaml": "a: 1\n"})
+	small := newTestRepo(t, root, "small")
+	small.commitFiles("small", map[string]string{"small/a.yaml": noise(1, 3000), "small/b.yaml": noise(2, 3000)})
 
 	for _, tt := range []struct {
 		name   string
+		repo   *testRepo
 		path   string
 		limits Limits
 		want   string
 	}{
-		{"50 MiB file, default limits", "cfg", Limits{}, "52428800 bytes, over the limit"},
-		{"file limit", "small", Limits{MaxFileSize: 2000}, "over the limit of 2000"},
-		{"tree limit", "small", Limits{MaxTreeSize: 5000}, "exceed 5000 bytes together"},
-		{"file count", "small", Limits{MaxFiles: 1}, "more than 1 files"},
-		{"pack limit", "small", Limits{MaxPackSize: 10_000}, "more than 10000 bytes"},
+		{"50 MiB file, default limits", huge, "cfg", Limits{}, "52428800 bytes, over the limit"},
+		{"file limit", small, "small", Limits{MaxFileSize: 2000}, "over the limit of 2000"},
+		{"tree limit", small, "small", Limits{MaxTreeSize: 5000}, "exceed 5000 bytes together"},
+		{"file count", small, "small", Limits{MaxFiles: 1}, "more than 1 files"},
+		{"pack limit", small, "small", Limits{MaxPackSize: 4000}, "more than 4000 bytes"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e := fetchErr(t, newSource(t, Options{URL: repo.fileURL(), Path: tt.path, Limits: tt.limits}), ErrTooLarge)
+			e := fetchErr(t, newSource(t, Options{URL: tt.repo.fileURL(), Path: tt.path, Limits: tt.limits}), ErrTooLarge)
 			if !strings.Contains(e.Error(), tt.want) || e.Reason() != "InputTooLarge" {
 				t.Errorf("%v (reason %s), want %q", e, e.Reason(), tt.want)
 			}
@@ -176,6 +181,7 @@ func (s *recordingStorer) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) 
 // TestReadTreeChecksSizesFirst: no blob is read when one of them is over
 // the limit, wherever it sits in the tree.
 func TestReadTreeChecksSizesFirst(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	repo := newTestRepo(t, root, "sizes")
 	repo.commitFiles("c", map[string]string{

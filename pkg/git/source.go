@@ -306,7 +306,7 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 				return Result{}, err
 			}
 		}
-		if err := fetchPack(ctx, sess, ar, c.store, tgt.hash, 1, havesFor(c.store, previous)); err != nil {
+		if err := fetchPack(ctx, sess, ar, c, tgt.hash, 1, havesFor(c.store, previous)); err != nil {
 			return Result{}, err
 		}
 	}
@@ -368,7 +368,8 @@ func (s *Source) openCache() (*cache, error) {
 // fetchPack asks for want (and its history to depth, 0 for all of it,
 // when the server can cut history), telling the server which commits we
 // have and where our history is cut, then stores the pack and the new cut.
-func fetchPack(ctx context.Context, sess session, ar *packp.AdvRefs, st storerWithShallow, want plumbing.Hash, depth int, haves []plumbing.Hash) (err error) {
+func fetchPack(ctx context.Context, sess session, ar *packp.AdvRefs, c *cache, want plumbing.Hash, depth int, haves []plumbing.Hash) (err error) {
+	st := c.store
 	req := packp.NewUploadPackRequestFromCapabilities(ar.Capabilities)
 	// With haves, ask for a thin pack: for a shallow request, git
 	// upload-pack leaves out the objects we have only when the pack may be
@@ -403,11 +404,16 @@ func fetchPack(ctx context.Context, sess session, ar *packp.AdvRefs, st storerWi
 	if err := storePack(st, req, resp, thin); err != nil {
 		return err
 	}
-	if !hasObject(st, want) {
-		return fmt.Errorf("server did not send %s", want)
-	}
 	if !req.Depth.IsZero() {
-		return updateShallow(st, resp.ShallowUpdate)
+		if err := updateShallow(st, resp.ShallowUpdate); err != nil {
+			return err
+		}
+	}
+	if err := c.refresh(); err != nil {
+		return err
+	}
+	if !hasObject(c.store, want) {
+		return fmt.Errorf("server did not send %s", want)
 	}
 	return nil
 }
@@ -471,8 +477,12 @@ func updateShallow(st storer.ShallowStorer, u packp.ShallowUpdate) error {
 	return nil
 }
 
+// hasObject reports whether the store holds h. It asks for the size rather
+// than using HasEncodedObject, which go-git's exclusive-access store gets
+// wrong for packed objects (it stops at the loose-object miss).
 func hasObject(s storer.EncodedObjectStorer, h plumbing.Hash) bool {
-	return s.HasEncodedObject(h) == nil
+	_, err := s.EncodedObjectSize(h)
+	return err == nil
 }
 
 // havesFor lists the commits we can tell the server we have: the last good
@@ -613,7 +623,7 @@ func (s *Source) isAncestor(ctx context.Context, d dialer, c *cache, tgt target,
 					return &Error{Op: "fetch", Class: ErrUnavailable, Err: errors.New("the ref moved during the fetch; retrying on the next one")}
 				}
 			}
-			return fetchPack(ctx, sess, ar, c.store, tgt.hash, probeDepths[i], havesFor(c.store, old))
+			return fetchPack(ctx, sess, ar, c, tgt.hash, probeDepths[i], havesFor(c.store, old))
 		}()
 		if err != nil {
 			return false, err

@@ -17,6 +17,7 @@ import (
 )
 
 func TestParseRemote(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		in                     string
 		scheme                 scheme
@@ -114,6 +115,7 @@ func FuzzParseRemote(f *testing.F) {
 }
 
 func TestParseRefSpec(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		in   string
 		kind refKind
@@ -135,6 +137,7 @@ func TestParseRefSpec(t *testing.T) {
 }
 
 func TestCheckName(t *testing.T) {
+	t.Parallel()
 	for _, ok := range []string{"adc.yaml", "a-b_c.yml", ".hidden", "...", "gitx", "git", "日本.yaml"} {
 		if err := checkName(ok); err != nil {
 			t.Errorf("checkName(%q): %v", ok, err)
@@ -148,6 +151,7 @@ func TestCheckName(t *testing.T) {
 }
 
 func TestClassify(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	expired, cancel := context.WithTimeout(ctx, 0)
 	defer cancel()
@@ -201,6 +205,7 @@ func (timeoutErr) Timeout() bool   { return true }
 func (timeoutErr) Temporary() bool { return true }
 
 func TestNewValidates(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name string
 		o    Options

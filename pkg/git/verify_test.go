@@ -108,6 +108,7 @@ func (r *testRepo) tampered(t testing.TB, typ, hash string) string {
 // algorithm; good, unsigned, unknown-key and tampered commits and tags;
 // modes head, tag and tag-and-head.
 func TestG4Verification(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	sshSigner := func(typ, name string) signer { return signer{sshKey: sshKeygen(t, dir, name, typ)} }
 	type keyCase struct {
@@ -201,6 +202,7 @@ func TestG4Verification(t *testing.T) {
 // every poll, at no transfer cost, and the Source goes back to its last
 // good commit when the branch does.
 func TestVerificationKeepsLastGood(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := signer{sshKey: sshKeygen(t, dir, "k", "ed25519")}
 	v := Verification{Mode: VerifyHead, SSHAllowedSignersFile: writeFile(t, filepath.Join(dir, "allowed"), s.trusts(t))}
@@ -268,6 +270,7 @@ func TestVerificationKeepsLastGood(t *testing.T) {
 }
 
 func TestSplitSignatures(t *testing.T) {
+	t.Parallel()
 	commit := "tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n" +
 		"author A <a@x> 1 +0000\ncommitter C <c@x> 2 +0000\n" +
 		"gpgsig -----BEGIN SSH SIGNATURE-----\n AAAA\n \n BBBB\n -----END SSH SIGNATURE-----\n" +
@@ -302,6 +305,7 @@ func TestSplitSignatures(t *testing.T) {
 }
 
 func TestParseAllowedSigners(t *testing.T) {
+	t.Parallel()
 	key := strings.TrimSpace(readFile(t, sshKeygen(t, t.TempDir(), "k", "ed25519")+".pub"))
 	when := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 	for _, tt := range []struct {
