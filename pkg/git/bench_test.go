@@ -84,11 +84,42 @@ func BenchmarkFetch10k(b *testing.B) {
 			}
 		}
 	})
+	b.Run("go-git/one-file-commit", func(b *testing.B) {
+		src := mustNew(b, url, filepath.Join(caches, "incremental"))
+		if _, err := src.Fetch(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		i := 0
+		var bytes int64
+		for b.Loop() {
+			b.StopTimer()
+			i++
+			repo.commitFiles(fmt.Sprint("edit ", i), map[string]string{"gateway/team00/svc00000.yaml": fmt.Sprintf("edit: %d\n", i)})
+			b.StartTimer()
+			r, err := src.Fetch(ctx)
+			if err != nil || r.Unchanged || r.Rewritten {
+				b.Fatalf("incremental: %+v %v", r.Stats, err)
+			}
+			bytes += r.Stats.BytesReceived
+		}
+		b.ReportMetric(float64(bytes)/float64(i), "bytes-received/op")
+	})
 	b.Run("git-cli/clone-depth-1", func(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			i++
 			gitCLI(b, "", "clone", "-q", "--bare", "--depth", "1", "--single-branch", url, filepath.Join(caches, fmt.Sprint("cli", i)))
+		}
+	})
+	b.Run("git-cli/clone-depth-1+archive", func(b *testing.B) {
+		// The clone, then every file of the path read, as Fetch does.
+		i := 0
+		for b.Loop() {
+			i++
+			dir := filepath.Join(caches, fmt.Sprint("cli-read", i))
+			gitCLI(b, "", "clone", "-q", "--bare", "--depth", "1", "--single-branch", url, dir)
+			gitCLI(b, dir, "archive", "-o", filepath.Join(dir, "out.tar"), "HEAD", "gateway")
 		}
 	})
 	b.Run("git-cli/no-change-fetch", func(b *testing.B) {

@@ -194,15 +194,33 @@ func TestReadTreeChecksSizesFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = readTree(st, c, ".", Limits{MaxFileSize: 4096}.withDefaults())
+	_, err = readTree(st, c, ".", Limits{MaxFileSize: 4096}.withDefaults(), nil)
 	if err == nil || !strings.Contains(err.Error(), "z/huge.yaml") {
 		t.Fatalf("error %v", err)
 	}
 	if len(st.read) != 0 {
 		t.Errorf("%d blobs were read before the size check failed", len(st.read))
 	}
-	fsys, err := readTree(st, c, ".", Limits{}.withDefaults())
+	fsys, err := readTree(st, c, ".", Limits{}.withDefaults(), nil)
 	if err != nil || fsys.Len() != 3 || len(st.read) != 3 {
-		t.Errorf("with room: %v, %d files, %d reads", err, fsys.Len(), len(st.read))
+		t.Fatalf("with room: %v, %d files, %d reads", err, fsys.Len(), len(st.read))
+	}
+
+	// The next commit changes one file: only that blob is read.
+	next := hashOf(repo.commitFiles("one", map[string]string{"b/second.yaml": "y: 3\n"}))
+	st.read = map[plumbing.Hash]bool{}
+	c2, err := object.GetCommit(st, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys2, err := readTree(st, c2, ".", Limits{}.withDefaults(), fsys.blobs)
+	if err != nil || len(st.read) != 1 {
+		t.Fatalf("incremental read: %v, %d blobs read", err, len(st.read))
+	}
+	if b, _ := fsys2.ReadFile("b/second.yaml"); string(b) != "y: 3\n" {
+		t.Errorf("b/second.yaml = %q", b)
+	}
+	if b, _ := fsys2.ReadFile("z/huge.yaml"); string(b) != noise(3, 5000) {
+		t.Error("z/huge.yaml differs when taken from the previous snapshot")
 	}
 }

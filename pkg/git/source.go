@@ -320,7 +320,11 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	files, err := readTree(c.store, commit, s.path, s.limits)
+	var known map[plumbing.Hash][]byte
+	if s.last != nil {
+		known = s.last.Files.(*treeFS).blobs
+	}
+	files, err := readTree(c.store, commit, s.path, s.limits, known)
 	if err != nil {
 		return Result{}, err
 	}

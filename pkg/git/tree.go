@@ -96,11 +96,13 @@ func unsafeEntry(p string, err error) error {
 
 // blobRef is a file found in the tree, before it is read.
 type blobRef struct {
-	path string // relative to the configured path
-	full string // in the repository, for messages
-	hash plumbing.Hash
-	size int64
-	mode fs.FileMode
+	path  string // relative to the configured path
+	full  string // in the repository, for messages
+	data  []byte // the content, when known from the previous snapshot
+	known bool
+	hash  plumbing.Hash
+	size  int64
+	mode  fs.FileMode
 }
 
 // readTree reads the files under dir (as cleaned by cleanRepoPath) of the
@@ -108,7 +110,10 @@ type blobRef struct {
 // refuses symlinks, submodules and crafted names anywhere under dir, checks
 // every blob's size from its header before reading any, and fails when dir
 // is missing or holds no file: an empty desired state is never returned.
-func readTree(s storer.EncodedObjectStorer, c *object.Commit, dir string, lim Limits) (*treeFS, error) {
+//
+// known holds the blobs of the previous snapshot by hash: a blob found
+// there is not read again, so a one-file commit reads one blob.
+func readTree(s storer.EncodedObjectStorer, c *object.Commit, dir string, lim Limits, known map[plumbing.Hash][]byte) (*treeFS, error) {
 	root, err := object.GetTree(s, c.TreeHash)
 	if err != nil {
 		return nil, &Error{Op: "read tree", Class: ErrUnavailable, Err: fmt.Errorf("commit %s: %w", c.Hash, err)}
@@ -149,9 +154,13 @@ func readTree(s storer.EncodedObjectStorer, c *object.Commit, dir string, lim Li
 	var total int64
 	// add records the file at rel (relative to dir; full in the repository).
 	add := func(rel, full string, e object.TreeEntry) error {
-		size, err := s.EncodedObjectSize(e.Hash)
-		if err != nil {
-			return &Error{Op: "read tree", Class: ErrUnavailable, Path: full, Err: fmt.Errorf("size of blob %s: %w", e.Hash, err)}
+		data, isKnown := known[e.Hash]
+		size := int64(len(data))
+		if !isKnown {
+			var err error
+			if size, err = s.EncodedObjectSize(e.Hash); err != nil {
+				return &Error{Op: "read tree", Class: ErrUnavailable, Path: full, Err: fmt.Errorf("size of blob %s: %w", e.Hash, err)}
+			}
 		}
 		if size > lim.MaxFileSize {
 			return &Error{Op: "read tree", Class: ErrTooLarge, Path: full,
@@ -170,7 +179,7 @@ func readTree(s storer.EncodedObjectStorer, c *object.Commit, dir string, lim Li
 		if e.Mode == filemode.Executable {
 			mode = 0o755
 		}
-		refs = append(refs, blobRef{path: rel, full: full, hash: e.Hash, size: size, mode: mode})
+		refs = append(refs, blobRef{path: rel, full: full, hash: e.Hash, size: size, mode: mode, data: data, known: isKnown})
 		return nil
 	}
 
@@ -189,14 +198,18 @@ func readTree(s storer.EncodedObjectStorer, c *object.Commit, dir string, lim Li
 	// Every size is known and within bounds: now read.
 	out := newTreeFS(c.Committer.When.In(time.UTC))
 	for _, r := range refs {
-		data, err := readBlob(s, r)
-		if err != nil {
-			return nil, err
+		data := r.data
+		if !r.known {
+			var err error
+			if data, err = readBlob(s, r); err != nil {
+				return nil, err
+			}
 		}
 		if len(data) < 1024 && bytes.HasPrefix(data, []byte(lfsPointerPrefix)) {
 			return nil, unsafeEntry(r.full, errors.New("Git LFS pointer: LFS objects are not fetched"))
 		}
 		out.add(r.path, data, r.mode)
+		out.blobs[r.hash] = data
 	}
 	out.seal()
 	return out, nil
