@@ -151,3 +151,27 @@ func TestPaths(t *testing.T) {
 		}
 	})
 }
+
+// TestInclude reads only the selected files: the others are neither read
+// nor counted against the limits, and a path with none is an error.
+func TestInclude(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	repo := newTestRepo(t, root, "include")
+	repo.commitFiles("mixed", map[string]string{
+		"cfg/adc.yaml":     "a: 1\n",
+		"cfg/logo.png":     noise(1, 20_000),
+		"cfg/sub/x.json":   "{}\n",
+		"docs/README.md":   "readme\n",
+		"docs/diagram.svg": noise(2, 100),
+	})
+	yamlOnly := func(p string) bool { return strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".json") }
+	r := mustFetch(t, newSource(t, Options{URL: repo.fileURL(), Path: "cfg", Include: yamlOnly, Limits: Limits{MaxFileSize: 1000}}))
+	if got := strings.Join(sortedKeys(fsFiles(t, r)), ","); got != "adc.yaml,sub/x.json" {
+		t.Errorf("files %s", got)
+	}
+	e := fetchErr(t, newSource(t, Options{URL: repo.fileURL(), Path: "docs", Include: yamlOnly}), ErrNotFound)
+	if !strings.Contains(e.Error(), "no configuration files") {
+		t.Errorf("%v", e)
+	}
+}

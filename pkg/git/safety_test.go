@@ -146,7 +146,7 @@ func TestB3Limits(t *testing.T) {
 		limits Limits
 		want   string
 	}{
-		{"50 MiB file, default limits", huge, "cfg", Limits{}, "52428800 bytes, over the limit"},
+		{"50 MiB file, default limits", huge, "cfg", Limits{}, "52428800 bytes, over the limit of 4194304"},
 		{"file limit", small, "small", Limits{MaxFileSize: 2000}, "over the limit of 2000"},
 		{"tree limit", small, "small", Limits{MaxTreeSize: 5000}, "exceed 5000 bytes together"},
 		{"file count", small, "small", Limits{MaxFiles: 1}, "more than 1 files"},
@@ -194,14 +194,14 @@ func TestReadTreeChecksSizesFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = readTree(st, c, ".", Limits{MaxFileSize: 4096}.withDefaults(), nil)
+	_, err = readTree(st, c, ".", Limits{MaxFileSize: 4096}.withDefaults(), nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "z/huge.yaml") {
 		t.Fatalf("error %v", err)
 	}
 	if len(st.read) != 0 {
 		t.Errorf("%d blobs were read before the size check failed", len(st.read))
 	}
-	fsys, err := readTree(st, c, ".", Limits{}.withDefaults(), nil)
+	fsys, err := readTree(st, c, ".", Limits{}.withDefaults(), nil, nil)
 	if err != nil || fsys.Len() != 3 || len(st.read) != 3 {
 		t.Fatalf("with room: %v, %d files, %d reads", err, fsys.Len(), len(st.read))
 	}
@@ -213,7 +213,7 @@ func TestReadTreeChecksSizesFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fsys2, err := readTree(st, c2, ".", Limits{}.withDefaults(), fsys.blobs)
+	fsys2, err := readTree(st, c2, ".", Limits{}.withDefaults(), fsys.blobs, nil)
 	if err != nil || len(st.read) != 1 {
 		t.Fatalf("incremental read: %v, %d blobs read", err, len(st.read))
 	}

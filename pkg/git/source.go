@@ -64,6 +64,11 @@ type Options struct {
 	// Limits bound what one commit may make us read; zero fields take the
 	// defaults.
 	Limits Limits
+	// Include selects the files to read, by path relative to Path (for
+	// example the model's *.yaml, *.yml and *.json). Nil reads every file.
+	// Entries it leaves out are still refused when unsafe, but are neither
+	// read nor counted against the limits.
+	Include func(path string) bool
 	// Logger receives one line per fetch that found a new commit, one per
 	// rewritten history, and a security line per refused tree entry. Nil
 	// discards them.
@@ -324,7 +329,7 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 	if s.last != nil {
 		known = s.last.Files.(*treeFS).blobs
 	}
-	files, err := readTree(c.store, commit, s.path, s.limits, known)
+	files, err := readTree(c.store, commit, s.path, s.limits, known, s.opts.Include)
 	if err != nil {
 		return Result{}, err
 	}

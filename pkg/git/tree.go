@@ -15,22 +15,26 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+
+	"github.com/gitops-gateway/reconciler/pkg/model"
 )
 
 // Limits bound what one commit may make the daemon read. Sizes come from
 // the object headers, so an oversize blob is refused before it is read.
+// The file and tree limits apply to the files Fetch reads (see
+// Options.Include).
 type Limits struct {
-	MaxFileSize int64 // bytes of one file
-	MaxTreeSize int64 // bytes of all files under the path together
-	MaxFiles    int   // files under the path
+	MaxFileSize int64 // bytes of one file; default model.MaxFileSize
+	MaxTreeSize int64 // bytes of all files read together; default model.MaxTreeSize
+	MaxFiles    int   // files read
 	MaxPackSize int64 // bytes received from the server in one session
 }
 
-// Stand-ins for model.MaxFileSize and model.MaxTreeSize until pkg/model
-// exports them; the other two are this package's own.
+// The defaults: the model's own limits, so that what Fetch accepts the
+// loader accepts, and this package's bounds on file count and transfer.
 const (
-	DefaultMaxFileSize int64 = 16 << 20
-	DefaultMaxTreeSize int64 = 64 << 20
+	DefaultMaxFileSize int64 = model.MaxFileSize
+	DefaultMaxTreeSize int64 = model.MaxTreeSize
 	DefaultMaxFiles          = 50_000
 	DefaultMaxPackSize int64 = 512 << 20
 	maxTreeDepth             = 64 // directory nesting under the path
@@ -113,7 +117,11 @@ type blobRef struct {
 //
 // known holds the blobs of the previous snapshot by hash: a blob found
 // there is not read again, so a one-file commit reads one blob.
-func readTree(s storer.EncodedObjectStorer, c *object.Commit, dir string, lim Limits, known map[plumbing.Hash][]byte) (*treeFS, error) {
+//
+// include, when not nil, selects the files to read by their path relative
+// to dir; the others are still checked for safety but neither read nor
+// counted against the limits.
+func readTree(s storer.EncodedObjectStorer, c *object.Commit, dir string, lim Limits, known map[plumbing.Hash][]byte, include func(string) bool) (*treeFS, error) {
 	root, err := object.GetTree(s, c.TreeHash)
 	if err != nil {
 		return nil, &Error{Op: "read tree", Class: ErrUnavailable, Err: fmt.Errorf("commit %s: %w", c.Hash, err)}
@@ -154,6 +162,9 @@ func readTree(s storer.EncodedObjectStorer, c *object.Commit, dir string, lim Li
 	var total int64
 	// add records the file at rel (relative to dir; full in the repository).
 	add := func(rel, full string, e object.TreeEntry) error {
+		if include != nil && !include(rel) {
+			return nil
+		}
 		data, isKnown := known[e.Hash]
 		size := int64(len(data))
 		if !isKnown {
@@ -191,8 +202,12 @@ func readTree(s storer.EncodedObjectStorer, c *object.Commit, dir string, lim Li
 		return nil, err
 	}
 	if len(refs) == 0 {
+		what := "no files"
+		if include != nil {
+			what = "no configuration files"
+		}
 		return nil, &Error{Op: "read tree", Class: ErrNotFound, Path: dir,
-			Err: fmt.Errorf("no files under %q in commit %s: refusing an empty desired state", dir, c.Hash)}
+			Err: fmt.Errorf("%s under %q in commit %s: refusing an empty desired state", what, dir, c.Hash)}
 	}
 
 	// Every size is known and within bounds: now read.
