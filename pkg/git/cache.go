@@ -21,9 +21,11 @@ import (
 const (
 	stateFile = "reconciler-source.json"
 	lockFile  = "reconciler.lock"
-	// maxPacks is how many packs the store may collect (one per fetch that
-	// moved) before it is emptied and the next fetch starts afresh.
+	// maxPacks and maxLoose bound what the store collects (a pack per first
+	// fetch, a few loose objects per incremental one) before it is emptied
+	// and the next fetch starts afresh with one shallow pack.
 	maxPacks = 32
+	maxLoose = 20_000
 )
 
 // storeEntries are the names go-git's storage creates: what a reset removes.
@@ -98,10 +100,26 @@ func openCache(dir, url string) (*cache, error) {
 	return c, nil
 }
 
+// open opens the store with exclusive access (we hold the lock): go-git
+// then lists loose objects and packs once instead of probing the disk for
+// each object, which matters when a tree of 10,000 files is read.
 func (c *cache) open() {
 	c.fsys = filesystem.NewStorageWithOptions(osfs.New(c.dir), objcache.NewObjectLRU(16*objcache.MiByte),
-		filesystem.Options{KeepDescriptors: true})
+		filesystem.Options{ExclusiveAccess: true, KeepDescriptors: true})
 	c.store = c.fsys
+}
+
+// refresh reopens the store after objects were written, since the lists an
+// exclusive-access store keeps do not see new packs.
+func (c *cache) refresh() error {
+	if c.fsys == nil {
+		return nil
+	}
+	if err := c.fsys.Close(); err != nil {
+		return fmt.Errorf("close object store: %w", err)
+	}
+	c.open()
+	return nil
 }
 
 // memCache wraps an in-memory store kept by the Source between fetches.
@@ -109,13 +127,24 @@ func memCache(s *memory.Storage, st cacheState) *cache {
 	return &cache{store: s, state: st}
 }
 
-// packCount is the number of packs in the store.
-func (c *cache) packCount() int {
+// overgrown reports whether the store holds more packs or loose objects
+// than it should keep.
+func (c *cache) overgrown() bool {
 	if c.dir == "" {
-		return 0
+		return false
 	}
-	m, _ := filepath.Glob(filepath.Join(c.dir, "objects", "pack", "*.pack"))
-	return len(m)
+	packs, _ := filepath.Glob(filepath.Join(c.dir, "objects", "pack", "*.pack"))
+	if len(packs) > maxPacks {
+		return true
+	}
+	loose := 0
+	for i := range 256 {
+		entries, _ := os.ReadDir(filepath.Join(c.dir, "objects", fmt.Sprintf("%02x", i)))
+		if loose += len(entries); loose > maxLoose {
+			return true
+		}
+	}
+	return false
 }
 
 // reset empties the object store, keeping the state and the lock.

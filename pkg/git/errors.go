@@ -77,7 +77,8 @@ var (
 // of the sentinels above, matched with errors.Is), the path in the repository
 // when one entry is at fault, and the cause. It never holds a credential.
 type Error struct {
-	Op    string // "fetch", "read", "verify", "credentials", …
+	Op    string // "fetch", "read tree", "verify", "credentials", …
+	URL   string // the repository, without user information
 	Class error  // one of the Err* sentinels of this package
 	Path  string // path in the repository, when one entry is at fault
 	Err   error  // the cause; may be nil when Class says it all
@@ -86,6 +87,10 @@ type Error struct {
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Op)
+	if e.URL != "" {
+		b.WriteString(" ")
+		b.WriteString(e.URL)
+	}
 	if e.Path != "" {
 		fmt.Fprintf(&b, " %q", e.Path)
 	}
@@ -140,29 +145,28 @@ func ReasonOf(err error) Reason {
 	return ReasonFetchFailed
 }
 
-func newError(op string, class error, err error) *Error {
-	return &Error{Op: op, Class: class, Err: err}
-}
-
 // classify turns an error from a transport into an *Error. ctx is the
 // fetch's context: when it has expired, the failure is a timeout whatever the
 // transport made of the closed connection.
-func classify(ctx context.Context, op string, err error) error {
+func classify(ctx context.Context, url string, err error) error {
 	if err == nil {
 		return nil
 	}
 	var e *Error
 	if errors.As(err, &e) {
+		if e.URL == "" {
+			e.URL = url
+		}
 		return err
 	}
 	if ctx.Err() != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return newError(op, ErrTimeout, fmt.Errorf("%w (%w)", context.DeadlineExceeded, cleanTransportError(err)))
+			return &Error{Op: "fetch", URL: url, Class: ErrTimeout, Err: fmt.Errorf("%w (%w)", context.DeadlineExceeded, cleanTransportError(err))}
 		}
-		return fmt.Errorf("%s: %w", op, ctx.Err())
+		return fmt.Errorf("fetch %s: %w", url, ctx.Err())
 	}
 	cause := cleanTransportError(err)
-	return newError(op, classOf(cause), cause)
+	return &Error{Op: "fetch", URL: url, Class: classOf(cause), Err: cause}
 }
 
 // classOf maps a transport error to a class sentinel.

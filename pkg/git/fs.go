@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
 )
 
 // treeFS is an immutable in-memory file system holding the files read from
@@ -17,6 +19,7 @@ type treeFS struct {
 	files map[string]*memFile
 	dirs  map[string][]fs.DirEntry // sorted by name; "." is the root
 	mtime time.Time
+	blobs map[plumbing.Hash][]byte // contents by blob hash, for the next read
 }
 
 type memFile struct {
@@ -30,6 +33,7 @@ func newTreeFS(mtime time.Time) *treeFS {
 		files: map[string]*memFile{},
 		dirs:  map[string][]fs.DirEntry{".": nil},
 		mtime: mtime,
+		blobs: map[plumbing.Hash][]byte{},
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/cgi"
@@ -21,6 +22,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/go-git/go-billy/v5/osfs"
+	"github.com/go-git/go-git/v5/plumbing"
+	objcache "github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // --- repositories built with the git CLI ---
@@ -148,6 +154,7 @@ func newHTTPServer(t testing.TB, root string, tlsOn bool) *httpServer {
 			"GIT_CONFIG_GLOBAL=/dev/null",
 			"GIT_CONFIG_NOSYSTEM=1",
 		},
+		Stderr: io.Discard, // "Not a git repository" for the missing-repository cases
 	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		s.mu.Lock()
@@ -189,10 +196,13 @@ func newHTTPServer(t testing.TB, root string, tlsOn bool) *httpServer {
 			http.NotFound(w, req)
 		}
 	})
+	s.Server = httptest.NewUnstartedServer(h)
+	// Refused certificates are what some tests are about.
+	s.Config.ErrorLog = log.New(io.Discard, "", 0)
 	if tlsOn {
-		s.Server = httptest.NewTLSServer(h)
+		s.StartTLS()
 	} else {
-		s.Server = httptest.NewServer(h)
+		s.Start()
 	}
 	t.Cleanup(s.Close)
 	return s
@@ -514,3 +524,13 @@ func newSource(t testing.TB, o Options) *Source {
 	}
 	return s
 }
+
+// openBare opens a repository's object store with go-git.
+func openBare(t testing.TB, dir string) *filesystem.Storage {
+	t.Helper()
+	st := filesystem.NewStorage(osfs.New(dir), objcache.NewObjectLRUDefault())
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+func hashOf(s string) plumbing.Hash { return plumbing.NewHash(s) }

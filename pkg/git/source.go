@@ -64,6 +64,11 @@ type Options struct {
 	// Limits bound what one commit may make us read; zero fields take the
 	// defaults.
 	Limits Limits
+	// Include selects the files to read, by path relative to Path (for
+	// example the model's *.yaml, *.yml and *.json). Nil reads every file.
+	// Entries it leaves out are still refused when unsafe, but are neither
+	// read nor counted against the limits.
+	Include func(path string) bool
 	// Logger receives one line per fetch that found a new commit, one per
 	// rewritten history, and a security line per refused tree entry. Nil
 	// discards them.
@@ -210,7 +215,7 @@ func (s *Source) Fetch(ctx context.Context) (Result, error) {
 		Duration:       time.Since(start),
 	}
 	if err != nil {
-		err = classify(ctx, "fetch "+s.remote.String(), err)
+		err = classify(ctx, s.remote.String(), err)
 		var e *Error
 		if errors.As(err, &e) && errors.Is(e, ErrUnsafeEntry) {
 			// B4: a refused entry is a security event, logged as such
@@ -296,7 +301,7 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 	}
 
 	if !hasObject(c.store, tgt.hash) {
-		if c.packCount() > maxPacks {
+		if c.overgrown() {
 			if err := c.reset(); err != nil {
 				return Result{}, err
 			}
@@ -306,7 +311,7 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 				return Result{}, err
 			}
 		}
-		if err := fetchPack(ctx, sess, ar, c.store, tgt.hash, 1, havesFor(c.store, previous)); err != nil {
+		if err := fetchPack(ctx, sess, ar, c, tgt.hash, 1, havesFor(c.store, previous)); err != nil {
 			return Result{}, err
 		}
 	}
@@ -320,7 +325,11 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	files, err := readTree(c.store, commit, s.path, s.limits)
+	var known map[plumbing.Hash][]byte
+	if s.last != nil {
+		known = s.last.Files.(*treeFS).blobs
+	}
+	files, err := readTree(c.store, commit, s.path, s.limits, known, s.opts.Include)
 	if err != nil {
 		return Result{}, err
 	}
@@ -357,6 +366,9 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 
 func (s *Source) openCache() (*cache, error) {
 	if s.mem != nil {
+		if len(s.mem.Objects) > maxLoose {
+			s.mem = memory.NewStorage()
+		}
 		return memCache(s.mem, s.memState), nil
 	}
 	return openCache(s.opts.CacheDir, s.remote.String())
@@ -365,7 +377,8 @@ func (s *Source) openCache() (*cache, error) {
 // fetchPack asks for want (and its history to depth, 0 for all of it,
 // when the server can cut history), telling the server which commits we
 // have and where our history is cut, then stores the pack and the new cut.
-func fetchPack(ctx context.Context, sess session, ar *packp.AdvRefs, st storerWithShallow, want plumbing.Hash, depth int, haves []plumbing.Hash) (err error) {
+func fetchPack(ctx context.Context, sess session, ar *packp.AdvRefs, c *cache, want plumbing.Hash, depth int, haves []plumbing.Hash) (err error) {
+	st := c.store
 	req := packp.NewUploadPackRequestFromCapabilities(ar.Capabilities)
 	// With haves, ask for a thin pack: for a shallow request, git
 	// upload-pack leaves out the objects we have only when the pack may be
@@ -400,11 +413,16 @@ func fetchPack(ctx context.Context, sess session, ar *packp.AdvRefs, st storerWi
 	if err := storePack(st, req, resp, thin); err != nil {
 		return err
 	}
-	if !hasObject(st, want) {
-		return fmt.Errorf("server did not send %s", want)
-	}
 	if !req.Depth.IsZero() {
-		return updateShallow(st, resp.ShallowUpdate)
+		if err := updateShallow(st, resp.ShallowUpdate); err != nil {
+			return err
+		}
+	}
+	if err := c.refresh(); err != nil {
+		return err
+	}
+	if !hasObject(c.store, want) {
+		return fmt.Errorf("server did not send %s", want)
 	}
 	return nil
 }
@@ -468,8 +486,12 @@ func updateShallow(st storer.ShallowStorer, u packp.ShallowUpdate) error {
 	return nil
 }
 
+// hasObject reports whether the store holds h. It asks for the size rather
+// than using HasEncodedObject, which go-git's exclusive-access store gets
+// wrong for packed objects (it stops at the loose-object miss).
 func hasObject(s storer.EncodedObjectStorer, h plumbing.Hash) bool {
-	return s.HasEncodedObject(h) == nil
+	_, err := s.EncodedObjectSize(h)
+	return err == nil
 }
 
 // havesFor lists the commits we can tell the server we have: the last good
@@ -610,7 +632,7 @@ func (s *Source) isAncestor(ctx context.Context, d dialer, c *cache, tgt target,
 					return &Error{Op: "fetch", Class: ErrUnavailable, Err: errors.New("the ref moved during the fetch; retrying on the next one")}
 				}
 			}
-			return fetchPack(ctx, sess, ar, c.store, tgt.hash, probeDepths[i], havesFor(c.store, old))
+			return fetchPack(ctx, sess, ar, c, tgt.hash, probeDepths[i], havesFor(c.store, old))
 		}()
 		if err != nil {
 			return false, err

@@ -2,9 +2,9 @@ package git
 
 import (
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
-	"io/fs"
 	"path/filepath"
 	"testing"
 	"testing/fstest"
@@ -58,6 +58,7 @@ func sshCase(hostType, clientType string) func(t *testing.T, root string, repo *
 // fetch, a poll that finds nothing new, and an incremental fetch of a
 // one-file commit.
 func TestFetchTransports(t *testing.T) {
+	t.Parallel()
 	for _, tc := range transportCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
@@ -137,6 +138,7 @@ func TestFetchTransports(t *testing.T) {
 // is one reference advertisement and no pack request, and that a one-file
 // commit transfers only a small pack.
 func TestHTTPRequestCounts(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	repo := newTestRepo(t, root, "counted")
 	files := map[string]string{}
@@ -188,6 +190,7 @@ func TestHTTPRequestCounts(t *testing.T) {
 
 // TestFilesFS checks the returned file system against testing/fstest.
 func TestFilesFS(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	repo := newTestRepo(t, root, "fsys")
 	repo.commitFiles("files", map[string]string{

@@ -220,21 +220,26 @@ type cappedBody struct {
 func (b *cappedBody) Read(p []byte) (int, error) { return b.r.Read(p) }
 func (b *cappedBody) Close() error               { return b.c.Close() }
 
-// cappedReader counts what it reads and fails with ErrTooLarge once more
-// than max bytes came through.
+// cappedReader counts what it reads and fails with ErrTooLarge, for good,
+// once more than max bytes came through.
 type cappedReader struct {
 	r     io.Reader
 	n     int64
 	max   int64
 	stats *wireStats
+	err   error
 }
 
 func (c *cappedReader) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	c.stats.bytes.Add(int64(n))
 	if c.max > 0 && c.n > c.max {
-		return n, &Error{Op: "fetch", Class: ErrTooLarge, Err: fmt.Errorf("server sent more than %d bytes (the pack size limit)", c.max)}
+		c.err = &Error{Op: "fetch", Class: ErrTooLarge, Err: fmt.Errorf("server sent more than %d bytes (the pack size limit)", c.max)}
+		return 0, c.err
 	}
 	return n, err
 }

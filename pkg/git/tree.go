@@ -15,22 +15,26 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+
+	"github.com/gitops-gateway/reconciler/pkg/model"
 )
 
 // Limits bound what one commit may make the daemon read. Sizes come from
 // the object headers, so an oversize blob is refused before it is read.
+// The file and tree limits apply to the files Fetch reads (see
+// Options.Include).
 type Limits struct {
-	MaxFileSize int64 // bytes of one file
-	MaxTreeSize int64 // bytes of all files under the path together
-	MaxFiles    int   // files under the path
+	MaxFileSize int64 // bytes of one file; default model.MaxFileSize
+	MaxTreeSize int64 // bytes of all files read together; default model.MaxTreeSize
+	MaxFiles    int   // files read
 	MaxPackSize int64 // bytes received from the server in one session
 }
 
-// Stand-ins for model.MaxFileSize and model.MaxTreeSize until pkg/model
-// exports them; the other two are this package's own.
+// The defaults: the model's own limits, so that what Fetch accepts the
+// loader accepts, and this package's bounds on file count and transfer.
 const (
-	DefaultMaxFileSize int64 = 16 << 20
-	DefaultMaxTreeSize int64 = 64 << 20
+	DefaultMaxFileSize int64 = model.MaxFileSize
+	DefaultMaxTreeSize int64 = model.MaxTreeSize
 	DefaultMaxFiles          = 50_000
 	DefaultMaxPackSize int64 = 512 << 20
 	maxTreeDepth             = 64 // directory nesting under the path
@@ -96,11 +100,13 @@ func unsafeEntry(p string, err error) error {
 
 // blobRef is a file found in the tree, before it is read.
 type blobRef struct {
-	path string // relative to the configured path
-	full string // in the repository, for messages
-	hash plumbing.Hash
-	size int64
-	mode fs.FileMode
+	path  string // relative to the configured path
+	full  string // in the repository, for messages
+	data  []byte // the content, when known from the previous snapshot
+	known bool
+	hash  plumbing.Hash
+	size  int64
+	mode  fs.FileMode
 }
 
 // readTree reads the files under dir (as cleaned by cleanRepoPath) of the
@@ -108,7 +114,14 @@ type blobRef struct {
 // refuses symlinks, submodules and crafted names anywhere under dir, checks
 // every blob's size from its header before reading any, and fails when dir
 // is missing or holds no file: an empty desired state is never returned.
-func readTree(s storer.EncodedObjectStorer, c *object.Commit, dir string, lim Limits) (*treeFS, error) {
+//
+// known holds the blobs of the previous snapshot by hash: a blob found
+// there is not read again, so a one-file commit reads one blob.
+//
+// include, when not nil, selects the files to read by their path relative
+// to dir; the others are still checked for safety but neither read nor
+// counted against the limits.
+func readTree(s storer.EncodedObjectStorer, c *object.Commit, dir string, lim Limits, known map[plumbing.Hash][]byte, include func(string) bool) (*treeFS, error) {
 	root, err := object.GetTree(s, c.TreeHash)
 	if err != nil {
 		return nil, &Error{Op: "read tree", Class: ErrUnavailable, Err: fmt.Errorf("commit %s: %w", c.Hash, err)}
@@ -149,9 +162,16 @@ func readTree(s storer.EncodedObjectStorer, c *object.Commit, dir string, lim Li
 	var total int64
 	// add records the file at rel (relative to dir; full in the repository).
 	add := func(rel, full string, e object.TreeEntry) error {
-		size, err := s.EncodedObjectSize(e.Hash)
-		if err != nil {
-			return &Error{Op: "read tree", Class: ErrUnavailable, Path: full, Err: fmt.Errorf("size of blob %s: %w", e.Hash, err)}
+		if include != nil && !include(rel) {
+			return nil
+		}
+		data, isKnown := known[e.Hash]
+		size := int64(len(data))
+		if !isKnown {
+			var err error
+			if size, err = s.EncodedObjectSize(e.Hash); err != nil {
+				return &Error{Op: "read tree", Class: ErrUnavailable, Path: full, Err: fmt.Errorf("size of blob %s: %w", e.Hash, err)}
+			}
 		}
 		if size > lim.MaxFileSize {
 			return &Error{Op: "read tree", Class: ErrTooLarge, Path: full,
@@ -170,7 +190,7 @@ func readTree(s storer.EncodedObjectStorer, c *object.Commit, dir string, lim Li
 		if e.Mode == filemode.Executable {
 			mode = 0o755
 		}
-		refs = append(refs, blobRef{path: rel, full: full, hash: e.Hash, size: size, mode: mode})
+		refs = append(refs, blobRef{path: rel, full: full, hash: e.Hash, size: size, mode: mode, data: data, known: isKnown})
 		return nil
 	}
 
@@ -182,21 +202,29 @@ func readTree(s storer.EncodedObjectStorer, c *object.Commit, dir string, lim Li
 		return nil, err
 	}
 	if len(refs) == 0 {
+		what := "no files"
+		if include != nil {
+			what = "no configuration files"
+		}
 		return nil, &Error{Op: "read tree", Class: ErrNotFound, Path: dir,
-			Err: fmt.Errorf("no files under %q in commit %s: refusing an empty desired state", dir, c.Hash)}
+			Err: fmt.Errorf("%s under %q in commit %s: refusing an empty desired state", what, dir, c.Hash)}
 	}
 
 	// Every size is known and within bounds: now read.
 	out := newTreeFS(c.Committer.When.In(time.UTC))
 	for _, r := range refs {
-		data, err := readBlob(s, r)
-		if err != nil {
-			return nil, err
+		data := r.data
+		if !r.known {
+			var err error
+			if data, err = readBlob(s, r); err != nil {
+				return nil, err
+			}
 		}
 		if len(data) < 1024 && bytes.HasPrefix(data, []byte(lfsPointerPrefix)) {
 			return nil, unsafeEntry(r.full, errors.New("Git LFS pointer: LFS objects are not fetched"))
 		}
 		out.add(r.path, data, r.mode)
+		out.blobs[r.hash] = data
 	}
 	out.seal()
 	return out, nil

@@ -1,0 +1,150 @@
+package git
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// BenchmarkFetch10k measures a first (shallow) fetch and a poll that finds
+// nothing new, on a repository of 10,000 files served by git http-backend
+// on loopback, next to the git CLI doing the same on the same repository.
+//
+//	go test ./pkg/git -run '^$' -bench Fetch10k -benchtime 5x
+func BenchmarkFetch10k(b *testing.B) {
+	root := b.TempDir()
+	repo := newTestRepo(b, root, "big")
+	for d := range 100 {
+		dir := filepath.Join(repo.work, "gateway", fmt.Sprintf("team%02d", d))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		for f := range 100 {
+			n := d*100 + f
+			body := fmt.Sprintf("services:\n  - name: svc-%05d\n    upstream:\n      nodes:\n        - host: 10.0.%d.%d\n          port: 8080\n          weight: 1\n    routes:\n      - name: r-%05d\n        uris: [/svc/%05d]\n%s", n, d, f, n, n, noise(n, 120))
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("svc%05d.yaml", n)), []byte(body), 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	repo.commit("10,000 files")
+	srv := newHTTPServer(b, root, false)
+	url := srv.repoURL(repo)
+	caches := b.TempDir()
+	ctx := context.Background()
+
+	b.Run("go-git/first-fetch", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i++
+			src, err := New(Options{URL: url, Path: "gateway", CacheDir: filepath.Join(caches, fmt.Sprint("first", i))})
+			if err != nil {
+				b.Fatal(err)
+			}
+			r, err := src.Fetch(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n := r.Files.(*treeFS).Len(); n != 10_000 {
+				b.Fatalf("%d files", n)
+			}
+		}
+	})
+	b.Run("go-git/no-change-poll", func(b *testing.B) {
+		src, err := New(Options{URL: url, Path: "gateway", CacheDir: filepath.Join(caches, "poll")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := src.Fetch(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			r, err := src.Fetch(ctx)
+			if err != nil || !r.Unchanged {
+				b.Fatalf("poll: %v %v", r.Unchanged, err)
+			}
+		}
+	})
+	b.Run("go-git/restart-warm-cache", func(b *testing.B) {
+		// A new process on a warm cache: one advertisement, then the tree
+		// is read from the cache.
+		dir := filepath.Join(caches, "warm")
+		if _, err := mustNew(b, url, dir).Fetch(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := mustNew(b, url, dir).Fetch(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("go-git/one-file-commit", func(b *testing.B) {
+		src := mustNew(b, url, filepath.Join(caches, "incremental"))
+		if _, err := src.Fetch(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		i := 0
+		var bytes int64
+		for b.Loop() {
+			b.StopTimer()
+			i++
+			repo.commitFiles(fmt.Sprint("edit ", i), map[string]string{"gateway/team00/svc00000.yaml": fmt.Sprintf("edit: %d\n", i)})
+			b.StartTimer()
+			r, err := src.Fetch(ctx)
+			if err != nil || r.Unchanged || r.Rewritten {
+				b.Fatalf("incremental: %+v %v", r.Stats, err)
+			}
+			bytes += r.Stats.BytesReceived
+		}
+		b.ReportMetric(float64(bytes)/float64(i), "bytes-received/op")
+	})
+	b.Run("git-cli/clone-depth-1", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			i++
+			gitCLI(b, "", "clone", "-q", "--bare", "--depth", "1", "--single-branch", url, filepath.Join(caches, fmt.Sprint("cli", i)))
+		}
+	})
+	b.Run("git-cli/clone-depth-1+archive", func(b *testing.B) {
+		// The clone, then every file of the path read, as Fetch does.
+		i := 0
+		for b.Loop() {
+			i++
+			dir := filepath.Join(caches, fmt.Sprint("cli-read", i))
+			gitCLI(b, "", "clone", "-q", "--bare", "--depth", "1", "--single-branch", url, dir)
+			gitCLI(b, dir, "archive", "-o", filepath.Join(dir, "out.tar"), "HEAD", "gateway")
+		}
+	})
+	b.Run("git-cli/no-change-fetch", func(b *testing.B) {
+		dir := filepath.Join(caches, "cli-poll")
+		gitCLI(b, "", "clone", "-q", "--bare", "--depth", "1", "--single-branch", url, dir)
+		for b.Loop() {
+			gitCLI(b, dir, "fetch", "-q", "--depth", "1", "origin", "main")
+		}
+	})
+}
+
+func mustNew(b *testing.B, url, dir string) *Source {
+	b.Helper()
+	s, err := New(Options{URL: url, Path: "gateway", CacheDir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+func gitCLI(b *testing.B, dir string, args ...string) {
+	b.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+}
