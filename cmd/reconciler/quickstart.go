@@ -163,7 +163,7 @@ func runQuickstart(ctx context.Context, o quickstartOptions, std streams, env lo
 	allow := true
 	spec := reconciler.TargetSpec{
 		Name:    quickstartTarget,
-		Source:  reconciler.SourceSpec{URL: srcURL, Ref: ref},
+		Source:  reconciler.SourceSpec{URL: srcURL, Ref: ref, CacheDir: filepath.Join(tmp, "git-cache")},
 		Gateway: reconciler.GatewaySpec{Server: gwURL, TokenFile: tokenFile},
 		Sync: reconciler.SyncSpec{
 			Interval: reconciler.Duration(o.interval), Mode: string(reconciler.ModeApply), Prune: &prune,

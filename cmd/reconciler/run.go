@@ -282,7 +282,7 @@ func buildDaemon(o daemonOptions, specs []reconciler.TargetSpec, env lookupEnv, 
 
 func buildTarget(o daemonOptions, spec reconciler.TargetSpec, env lookupEnv, deps reconciler.Deps, log *zap.Logger, rt *daemonRuntime) (*reconciler.Target, error) {
 	tlog := log.With(zap.String("target", spec.Name))
-	src, srcURL, err := newSource(o, spec, tlog, rt)
+	src, srcURL, err := newSource(o, spec, env, tlog)
 	if err != nil {
 		return nil, err
 	}
@@ -347,7 +347,7 @@ func buildTarget(o daemonOptions, spec reconciler.TargetSpec, env lookupEnv, dep
 
 // newSource makes a Git source for a Git URL and a directory source
 // otherwise. It returns the source and its URL for display.
-func newSource(o daemonOptions, spec reconciler.TargetSpec, log *zap.Logger, rt *daemonRuntime) (reconciler.Source, string, error) {
+func newSource(o daemonOptions, spec reconciler.TargetSpec, env lookupEnv, log *zap.Logger) (reconciler.Source, string, error) {
 	s := spec.Source
 	if !git.IsGitURL(s.URL) {
 		if s.Ref != "" {
@@ -363,9 +363,20 @@ func newSource(o daemonOptions, spec reconciler.TargetSpec, log *zap.Logger, rt 
 	if err != nil {
 		return nil, "", err
 	}
+	// Each target has its own object store (the store is locked while a
+	// fetch runs): the file's cacheDir, or a directory per target under
+	// --git-cache-dir or the user's cache directory; in memory when there
+	// is none.
 	cacheDir := s.CacheDir
-	if cacheDir == "" && o.common.source.GitCacheDir != "" {
-		cacheDir = filepath.Join(o.common.source.GitCacheDir, spec.Name)
+	key := spec.Name + "-" + cacheKey(sourceOptions{Source: s.URL, Ref: s.Ref})
+	switch {
+	case cacheDir != "":
+	case o.common.source.GitCacheDir != "":
+		cacheDir = filepath.Join(o.common.source.GitCacheDir, key)
+	default:
+		if base := userCacheDir(env); base != "" {
+			cacheDir = filepath.Join(base, "reconciler", "daemon", key)
+		}
 	}
 	gs, err := git.New(git.Options{
 		URL: s.URL, Ref: s.Ref, Path: s.Path,
@@ -378,6 +389,7 @@ func newSource(o daemonOptions, spec reconciler.TargetSpec, log *zap.Logger, rt 
 		CacheDir: cacheDir,
 		Timeout:  time.Duration(s.Timeout),
 		Limits:   git.Limits{MaxFileSize: model.MaxFileSize, MaxTreeSize: model.MaxTreeSize},
+		Include:  configFile,
 		Logger:   log,
 	})
 	if err != nil {

@@ -70,6 +70,18 @@ func (s stoppable) Put(ctx context.Context, r model.Resource) error {
 	return s.gw.Put(ctx, r)
 }
 
+// PutChange forwards to the gateway's partial update when it has one
+// (apply.ChangeWriter), and is a Put otherwise.
+func (s stoppable) PutChange(ctx context.Context, r model.Resource, changed []string) error {
+	if s.stop.Err() != nil {
+		return errShuttingDown
+	}
+	if cw, ok := s.gw.(apply.ChangeWriter); ok {
+		return cw.PutChange(ctx, r, changed)
+	}
+	return s.gw.Put(ctx, r)
+}
+
 func (s stoppable) Delete(ctx context.Context, r model.Resource) error {
 	if s.stop.Err() != nil {
 		return errShuttingDown

@@ -476,7 +476,10 @@ func (s *schema) check(v any, o vopts) (string, bool) {
 		}
 	}
 
-	if str, ok := v.(string); ok {
+	// APISIX skips a string's length and pattern constraints when it is a
+	// $secret:// or $env:// reference, resolved later (SSL cert and key
+	// included); docs/zh/latest/terminology/secret.md of 3.18.
+	if str, ok := v.(string); ok && !isSecretRef(str) {
 		n := utf8.RuneCountInString(str)
 		if s.hasMinLen && n < s.minLen {
 			return fmt.Sprintf("string too short, expected at least %d, got %d", s.minLen, n), false
