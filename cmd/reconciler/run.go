@@ -88,7 +88,10 @@ func addDaemonFlags(fs *pflag.FlagSet, o *daemonOptions) {
 	fs.BoolVar(&o.allowHistoryRewrite, "allow-history-rewrite", true, "apply a commit that does not descend from the previous one (a force-push); false refuses it with HistoryRewritten")
 }
 
-func newRunCmd(std streams, env lookupEnv) *cobra.Command {
+func newRunCmd(std streams, env lookupEnv) *cobra.Command { return newRunCmdWith(std, env, nil) }
+
+// newRunCmdWith is run with hooks for tests (nil for none).
+func newRunCmdWith(std streams, env lookupEnv, hooks *daemonHooks) *cobra.Command {
 	var opts daemonOptions
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -108,7 +111,7 @@ within --shutdown-timeout; the audit log is synced; the exit status is 0.`,
 			if err != nil {
 				return err
 			}
-			return runDaemon(cmd.Context(), opts, specs, std, env, nil)
+			return runDaemon(cmd.Context(), opts, specs, std, env, hooks)
 		},
 	}
 	addDaemonFlags(cmd.Flags(), &opts)
@@ -485,6 +488,13 @@ func newRand() func() float64 { return rand.Float64 }
 func cycleSummary(target string, c reconciler.Cycle) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %s", target, c.Result)
+	if len(c.Reasons) > 0 {
+		reasons := make([]string, len(c.Reasons))
+		for i, r := range c.Reasons {
+			reasons[i] = string(r)
+		}
+		fmt.Fprintf(&b, " (%s)", strings.Join(reasons, ", "))
+	}
 	if c.Revision != "" {
 		fmt.Fprintf(&b, " at %s", c.Revision)
 	}

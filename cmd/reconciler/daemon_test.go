@@ -1,0 +1,301 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gitops-gateway/reconciler/internal/reconciler"
+	"github.com/gitops-gateway/reconciler/pkg/api7/emulator"
+)
+
+// Several targets from a configuration file — one over a real Git server
+// (smart HTTP), one from a local directory — are reconciled continuously;
+// /readyz, /status and the audit log say the same; a signed webhook runs a
+// cycle at once, a bad one is refused.
+func TestRunConfigFileSeveralTargets(t *testing.T) {
+	gwA, gwB := startGateway(t), startGateway(t)
+	repo := newDRepo(t)
+	repo.commit("first", map[string]string{"routes.yaml": shopRoutes(3, "v1")})
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "routes.yaml"), []byte(shopRoutes(2, "local")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	token := tempFile(t, "token", daemonToken)
+	secret := tempFile(t, "webhook", "s3cret-webhook")
+	audit := filepath.Join(t.TempDir(), "audit.jsonl")
+	config := tempFile(t, "daemon.yaml", `targets:
+  - name: git-http
+    source: {url: `+serveGit(t, repo)+`, ref: main}
+    gateway: {server: `+gwA.srv.URL+`, tokenFile: `+token+`}
+    sync: {interval: 1h, prune: true}
+    webhook: {secretFile: `+secret+`}
+  - name: local-dir
+    source: {url: `+dir+`}
+    gateway: {server: `+gwB.srv.URL+`, tokenFile: `+token+`}
+    sync: {interval: 1h, prune: true, mode: detect}
+`)
+	p := startInProcess(t, "--config", config, "--audit-log", audit)
+	a := p.waitCycle(t, "git-http", succeeded)
+	b := p.waitCycle(t, "local-dir", succeeded)
+	if a.Counts.Applied != 4 || b.Counts.Pending != 3 || b.Counts.Applied != 0 {
+		t.Fatalf("first cycles: git-http %+v, local-dir %+v", a.Counts, b.Counts)
+	}
+	if code, body := p.get(t, "/readyz"); code != 200 {
+		t.Errorf("/readyz = %d %s", code, body)
+	}
+	st := p.status(t)
+	if len(st) != 2 || st["git-http"].Commit.Author != "Alice Example <alice@example.com>" || st["local-dir"].Mode != reconciler.ModeDetect ||
+		len(st["local-dir"].Drift) != 3 || !strings.HasPrefix(st["local-dir"].Revision, "local@sha256:") {
+		t.Errorf("status = %+v", st)
+	}
+	if code, _ := p.get(t, "/"); code != 200 {
+		t.Errorf("page: %d", code)
+	}
+
+	// A push, announced by a signed webhook, is applied at once (the
+	// interval is an hour).
+	repo.commit("second", map[string]string{"routes.yaml": shopRoutes(3, "v2")})
+	if code := p.webhook(t, "git-http", "wrong secret"); code != 401 {
+		t.Errorf("webhook with a bad signature: %d", code)
+	}
+	if code := p.webhook(t, "local-dir", "s3cret-webhook"); code != 404 {
+		t.Errorf("webhook to a target without a secret: %d", code)
+	}
+	if code := p.webhook(t, "git-http", "s3cret-webhook"); code != 202 {
+		t.Fatalf("webhook: %d", code)
+	}
+	c := p.waitCycle(t, "git-http", func(c reconciler.Cycle) bool { return c.Trigger == reconciler.TriggerWebhook })
+	if c.Result != reconciler.ResultSuccess || c.Counts.Pending != 3 || c.Counts.Applied != 3 {
+		t.Errorf("webhook cycle: %+v", c)
+	}
+	if err := p.stop(); err != nil {
+		t.Fatalf("run returned %v after the stop", err)
+	}
+	events := readAudit(t, audit)
+	applied := 0
+	for _, ev := range events {
+		if ev.Event == reconciler.AuditApply && ev.Result == "applied" && ev.Target == "git-http" {
+			applied++
+		}
+	}
+	if applied != 7 {
+		t.Errorf("audit log has %d applied events of git-http, want 7", applied)
+	}
+	if gwA.posts.Load() != 0 || gwB.writeLog() != nil {
+		t.Errorf("%d POSTs; detect target wrote %v", gwA.posts.Load(), gwB.writeLog())
+	}
+	if strings.Contains(p.stderr.String(), daemonToken) {
+		t.Error("the log holds the token")
+	}
+}
+
+func readAudit(t *testing.T, path string) []reconciler.AuditEvent {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []reconciler.AuditEvent
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var ev reconciler.AuditEvent
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatalf("audit line %q: %v", sc.Text(), err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+// A1 end to end: the token is rotated on the gateway; the daemon pauses
+// writes with AuthenticationFailed (in /metrics and /status; liveness
+// stays OK); when the token file is swapped, as the kubelet swaps a Secret
+// volume, the daemon converges at once, with no restart.
+func TestRunTokenRotationEndToEnd(t *testing.T) {
+	gw := startGateway(t)
+	repo := newDRepo(t)
+	repo.commit("first", map[string]string{"routes.yaml": shopRoutes(3, "v1")})
+	tokDir := t.TempDir()
+	swapTokenDir(t, tokDir, daemonToken, "..v1")
+	if err := os.Symlink(filepath.Join("..data", "token"), filepath.Join(tokDir, "token")); err != nil {
+		t.Fatal(err)
+	}
+	secret := tempFile(t, "webhook", "hook")
+	p := startInProcess(t, "--source", repo.fileURL(), "--ref", "main", "--server", gw.srv.URL,
+		"--token-file", filepath.Join(tokDir, "token"), "--interval", "1h", "--webhook-secret-file", secret)
+	p.waitCycle(t, "default", succeeded)
+
+	if err := gw.em.RotateToken(emulator.TokenNameAdmin, "rotated-token-99"); err != nil {
+		t.Fatal(err)
+	}
+	gw.handEdit(t, shopRouteID(1), "edited while the token is stale")
+	if code := p.webhook(t, "default", "hook"); code != 202 {
+		t.Fatalf("webhook: %d", code)
+	}
+	c := p.waitCycle(t, "default", func(c reconciler.Cycle) bool { return c.Trigger == reconciler.TriggerWebhook })
+	if c.Result != reconciler.ResultFailure || len(c.Reasons) == 0 || c.Reasons[0] != "AuthenticationFailed" {
+		t.Fatalf("cycle with the stale token: %+v", c)
+	}
+	_, metrics := p.get(t, "/metrics")
+	if !strings.Contains(metrics, `reconciler_condition{reason="AuthenticationFailed",target="default"} 1`) {
+		t.Error("/metrics does not show AuthenticationFailed")
+	}
+	if st := p.status(t)["default"]; !st.WritesPaused || st.Ready {
+		t.Errorf("status while paused: %+v", st)
+	}
+	if code, _ := p.get(t, "/healthz"); code != 200 {
+		t.Errorf("/healthz = %d while the gateway refuses the token", code)
+	}
+	swapTokenDir(t, tokDir, "rotated-token-99", "..v2")
+	c = p.waitCycle(t, "default", func(c reconciler.Cycle) bool { return c.Trigger == reconciler.TriggerToken && succeeded(c) })
+	if c.Counts.Drift != 1 || c.Counts.Applied != 1 {
+		t.Errorf("cycle after the new token: %+v", c.Counts)
+	}
+	_, metrics = p.get(t, "/metrics")
+	if !strings.Contains(metrics, `reconciler_condition{reason="AuthenticationFailed",target="default"} 0`) {
+		t.Error("AuthenticationFailed did not clear")
+	}
+	if err := p.stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{daemonToken, "rotated-token-99"} {
+		if strings.Contains(p.stderr.String(), s) {
+			t.Errorf("the log holds a token")
+		}
+	}
+}
+
+// swapTokenDir writes tok into a new version directory and swaps ..data to
+// it atomically.
+func swapTokenDir(t *testing.T, dir, tok, version string) {
+	t.Helper()
+	if err := os.Mkdir(filepath.Join(dir, version), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, version, "token"), []byte(tok), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(dir, "..data_tmp")
+	if err := os.Symlink(version, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// `run --once` exits 0 when every target succeeded and 1 otherwise; flag
+// mistakes are errors before anything runs.
+func TestRunOnceAndFlagErrors(t *testing.T) {
+	gw := startGateway(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "routes.yaml"), []byte(shopRoutes(1, "x")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	token := tempFile(t, "token", daemonToken)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	config := tempFile(t, "c.yaml", "targets:\n  - name: a\n    source: {url: "+dir+"}\n    gateway: {server: "+gw.srv.URL+", tokenFile: "+token+"}\n    sync: {prune: true}\n")
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"once succeeds", []string{"--source", dir, "--server", gw.srv.URL, "--token-file", token, "--once"}, 0, "default: success"},
+		{"once fails", []string{"--source", dir, "--server", closed, "--token-file", token, "--once", "--timeout", "1s"}, 1, "AdminUnreachable"},
+		{"config once", []string{"--config", config, "--once"}, 0, "a: success"},
+		{"no token", []string{"--source", dir, "--server", gw.srv.URL}, 1, "--token-file"},
+		{"no source", []string{"--server", gw.srv.URL, "--token-file", token}, 1, "source.url: required"},
+		{"config and flags", []string{"--config", config, "--server", gw.srv.URL}, 1, "--server: with --config"},
+		{"bad mode", []string{"--source", dir, "--token-file", token, "--mode", "fix"}, 1, `mode "fix"`},
+		{"ref with a directory", []string{"--source", dir, "--ref", "main", "--token-file", token, "--once"}, 1, "local directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(context.Background(), append([]string{"run", "--log-level", "error"}, tt.args...), streams{in: strings.NewReader(""), out: &out, err: &errb}, noEnv)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, out.String(), errb.String())
+			}
+			if !strings.Contains(out.String()+errb.String(), tt.want) {
+				t.Errorf("output lacks %q:\n%s%s", tt.want, out.String(), errb.String())
+			}
+		})
+	}
+}
+
+// `reconciler quickstart --once` works from a fresh clone with no
+// environment: it applies every example object and exits 0.
+func TestQuickstartOnce(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"quickstart", "--once", "--gateway-listen", "127.0.0.1:0", "--listen", "127.0.0.1:0"},
+		streams{in: strings.NewReader(""), out: &out, err: &errb}, noEnv)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	for _, want := range []string{"First cycle at main@sha1:", "success, 18 objects applied", "+ ssl", "+ route                orders-list", "quickstart: success"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "Try:") {
+		t.Error("--once prints the things to try, which need the daemon running")
+	}
+}
+
+// The quickstart without --once runs the daemon and prints what to try;
+// stopping it (Ctrl-C) exits 0 and removes its directory.
+func TestQuickstartRuns(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out lockedBuffer
+	first := make(chan reconciler.Cycle, 1)
+	hooks := &daemonHooks{listener: ln, onCycle: func(_ string, c reconciler.Cycle) {
+		select {
+		case first <- c:
+		default:
+		}
+	}}
+	done := make(chan error, 1)
+	go func() {
+		done <- runQuickstart(ctx, quickstartOptions{gatewayListen: "127.0.0.1:0", listen: "unused", interval: time.Hour,
+			log: logOptions{Level: "error", Format: "json"}}, streams{out: &out, err: &out}, noEnv, hooks)
+	}()
+	if c := <-first; c.Result != reconciler.ResultSuccess {
+		t.Fatalf("first cycle: %+v", c)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	for _, want := range []string{"Try:", "curl -s -X PATCH http://127.0.0.1:", "X-API-KEY: $(cat ", "reconciler_drift_resources", "git -c user.name=you", "http://" + ln.Addr().String() + "/", "stopped"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	dirLine := text[strings.Index(text, "token in ")+len("token in "):]
+	dirLine = dirLine[:strings.Index(dirLine, "admin-token")]
+	if _, err := os.Stat(dirLine); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the temporary directory %s is still there: %v", dirLine, err)
+	}
+}
