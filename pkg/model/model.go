@@ -93,12 +93,31 @@ func (k Key) Less(o Key) bool {
 }
 
 func kindRank(k Kind) int {
-	for i, v := range Kinds() {
-		if k == v {
-			return i
-		}
+	// The order of Kinds(), without allocating: Less runs inside sorts of
+	// tens of thousands of keys.
+	switch k {
+	case KindSSL:
+		return 0
+	case KindService:
+		return 1
+	case KindUpstream:
+		return 2
+	case KindRoute:
+		return 3
+	case KindStreamRoute:
+		return 4
+	case KindConsumerGroup:
+		return 5
+	case KindConsumer:
+		return 6
+	case KindCredential:
+		return 7
+	case KindGlobalRule:
+		return 8
+	case KindPluginMetadata:
+		return 9
 	}
-	return len(Kinds()) // unknown kinds sort last, by name through the ID tie-break of the caller
+	return 10 // unknown kinds sort last, by name through the ID tie-break of the caller
 }
 
 // Origin is where a desired resource was declared. Live resources have the
@@ -178,3 +197,25 @@ func CredentialID(username, credential string) string {
 
 // SSLID is the ID of an SSL object serving snis, in the order given.
 func SSLID(snis []string) string { return HashID(strings.Join(snis, ",")) }
+
+// ConsumerGroupID is the ID of a consumer group named name.
+func ConsumerGroupID(name string) string { return HashID(name) }
+
+// Defaults are the values a server fills in for fields a request leaves out,
+// in ADC's terms (the shape of Body), so that a diff can treat an omitted
+// field and the server's default as equal.
+//
+// Kinds holds, per kind, a partial body: a scalar applies where the resource
+// has no value at that path; a nested object applies inside the resource's
+// object of the same name only when the resource has that object; an array
+// holding one object applies that object to every element of the resource's
+// array (as ADC's differ merges defaults). Plugins holds, per plugin name,
+// the defaults of that plugin's configuration, applied the same way to every
+// `plugins.<name>` object of every kind.
+//
+// The zero Defaults (nil maps) means "the server adds nothing", which is
+// what APISIX 3.14 and later do.
+type Defaults struct {
+	Kinds   map[Kind]map[string]any
+	Plugins map[string]map[string]any
+}
