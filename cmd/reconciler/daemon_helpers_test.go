@@ -255,19 +255,24 @@ func (l *lockedBuffer) String() string {
 
 func startInProcess(t testing.TB, args ...string) *inProcess {
 	t.Helper()
+	return startInProcessWith(t, &daemonHooks{}, args...)
+}
+
+// startInProcessWith is startInProcess with hooks (its listener and onCycle
+// are set here).
+func startInProcessWith(t testing.TB, hooks *daemonHooks, args ...string) *inProcess {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := &inProcess{addr: ln.Addr().String(), cycles: make(chan targetCycle, 1000), stderr: &lockedBuffer{}}
-	hooks := &daemonHooks{
-		listener: ln,
-		onCycle: func(target string, c reconciler.Cycle) {
-			select {
-			case p.cycles <- targetCycle{target, c}:
-			default:
-			}
-		},
+	hooks.listener = ln
+	hooks.onCycle = func(target string, c reconciler.Cycle) {
+		select {
+		case p.cycles <- targetCycle{target, c}:
+		default:
+		}
 	}
 	var stdout lockedBuffer
 	cmd := newRunCmdWith(streams{in: strings.NewReader(""), out: &stdout, err: p.stderr}, noEnv, hooks)

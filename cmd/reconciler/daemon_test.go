@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
 	"github.com/gitops-gateway/reconciler/internal/reconciler"
 	"github.com/gitops-gateway/reconciler/pkg/api7/emulator"
 )
@@ -297,5 +300,48 @@ func TestQuickstartRuns(t *testing.T) {
 	dirLine = dirLine[:strings.Index(dirLine, "admin-token")]
 	if _, err := os.Stat(dirLine); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the temporary directory %s is still there: %v", dirLine, err)
+	}
+}
+
+// --leader-elect: the target campaigns for its Lease (a fake Lease API
+// here) and writes once it holds it; the status says it leads. Outside a
+// pod, the namespace must be given; --once cannot campaign.
+func TestRunLeaderElect(t *testing.T) {
+	gw := startGateway(t)
+	repo := newDRepo(t)
+	repo.commit("first", map[string]string{"routes.yaml": shopRoutes(2, "v1")})
+	token := tempFile(t, "token", daemonToken)
+	args := []string{"--source", repo.fileURL(), "--ref", "main", "--server", gw.srv.URL, "--token-file", token, "--interval", "1s"}
+
+	leases := fake.NewClientset()
+	p := startInProcessWith(t, &daemonHooks{leases: leases.CoordinationV1()},
+		append(args, "--leader-elect", "--leader-elect-namespace", "gateways", "--leader-elect-identity", "replica-a")...)
+	c := p.waitCycle(t, "default", func(c reconciler.Cycle) bool { return c.Counts.Applied > 0 })
+	if c.Counts.Applied != 3 {
+		t.Errorf("leader cycle: %+v", c.Counts)
+	}
+	lease, err := leases.CoordinationV1().Leases("gateways").Get(context.Background(), "reconciler-default", metav1.GetOptions{})
+	if err != nil || lease.Spec.HolderIdentity == nil || !strings.HasPrefix(*lease.Spec.HolderIdentity, "replica-a") {
+		t.Fatalf("lease: %+v, %v", lease, err)
+	}
+	if st := p.status(t)["default"]; !st.Leader {
+		t.Error("status does not say leader")
+	}
+	if err := p.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{append(args, "--leader-elect", "--leader-elect-identity", "x"), "--leader-elect-namespace"},
+		{append(args, "--leader-elect", "--once"), "--once and --leader-elect"},
+	} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), append([]string{"run", "--log-level", "error"}, tt.args...), streams{in: strings.NewReader(""), out: &out, err: &errb}, noEnv)
+		if code != 1 || !strings.Contains(errb.String(), tt.want) {
+			t.Errorf("%v: exit %d, %s", tt.args[len(tt.args)-2:], code, errb.String())
+		}
 	}
 }

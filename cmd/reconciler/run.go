@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -21,7 +22,9 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
+	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 
+	"github.com/gitops-gateway/reconciler/internal/leader"
 	"github.com/gitops-gateway/reconciler/internal/metrics"
 	"github.com/gitops-gateway/reconciler/internal/reconciler"
 	"github.com/gitops-gateway/reconciler/internal/reconciler/clock"
@@ -39,6 +42,7 @@ var (
 	_ reconciler.Source  = gitSnapshots{}
 	_ reconciler.Source  = (*reconciler.DirSource)(nil)
 	_ server.Daemon      = (*reconciler.Daemon)(nil)
+	_ reconciler.Fencer  = (*leader.Elector)(nil)
 )
 
 // daemonOptions are run's flags beyond the common ones.
@@ -58,6 +62,11 @@ type daemonOptions struct {
 	pruneUnlabeled      bool
 	adopt               bool
 	allowHistoryRewrite bool
+
+	leaderElect bool
+	leaderNS    string
+	leaderID    string
+	kubeconfig  string
 }
 
 // targetFlags are the flags that describe the one target of flag mode; with
@@ -86,6 +95,10 @@ func addDaemonFlags(fs *pflag.FlagSet, o *daemonOptions) {
 	fs.BoolVar(&o.pruneUnlabeled, "prune-unlabeled", false, "also manage global rules and plugin metadata that are not declared, deleting them (they carry no ownership label)")
 	fs.BoolVar(&o.adopt, "adopt", false, "take over objects without our managed-by label whose ID a desired resource has")
 	fs.BoolVar(&o.allowHistoryRewrite, "allow-history-rewrite", true, "apply a commit that does not descend from the previous one (a force-push); false refuses it with HistoryRewritten")
+	fs.BoolVar(&o.leaderElect, "leader-elect", false, "write only while holding the target's Kubernetes Lease (one per target), so that several replicas never write at once")
+	fs.StringVar(&o.leaderNS, "leader-elect-namespace", "", "namespace of the Leases (default: the pod's, from its service account)")
+	fs.StringVar(&o.leaderID, "leader-elect-identity", "", "this replica's name in the Leases (default: the host name, which is the pod's name)")
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig for --leader-elect outside a cluster (default: the in-cluster service account)")
 }
 
 func newRunCmd(std streams, env lookupEnv) *cobra.Command { return newRunCmdWith(std, env, nil) }
@@ -201,6 +214,8 @@ type daemonHooks struct {
 	ready func(addr string)
 	// clock replaces the real clock.
 	clock clock.Clock
+	// leases replaces the Kubernetes Lease API of --leader-elect.
+	leases coordinationv1client.LeasesGetter
 }
 
 // runDaemon builds the targets, serves HTTP and runs the loops until ctx is
@@ -221,6 +236,9 @@ func runDaemon(ctx context.Context, o daemonOptions, specs []reconciler.TargetSp
 	defer rt.close(log)
 
 	if o.once {
+		if o.leaderElect {
+			return errors.New("--once and --leader-elect: a single cycle does not campaign for the lease; run it without --leader-elect")
+		}
 		return rt.once(ctx, std)
 	}
 	ln := hooks.listener
@@ -234,12 +252,13 @@ func runDaemon(ctx context.Context, o daemonOptions, specs []reconciler.TargetSp
 
 // daemonRuntime is a built daemon and what must be closed after it.
 type daemonRuntime struct {
-	d       *reconciler.Daemon
-	reg     *prometheus.Registry
-	audit   *reconciler.Audit
-	secrets map[string]string // target → webhook secret file
-	closers []func() error
-	clock   clock.Clock
+	d        *reconciler.Daemon
+	reg      *prometheus.Registry
+	audit    *reconciler.Audit
+	secrets  map[string]string // target → webhook secret file
+	closers  []func() error
+	clock    clock.Clock
+	electors []*leader.Elector
 }
 
 func buildDaemon(o daemonOptions, specs []reconciler.TargetSpec, env lookupEnv, log *zap.Logger, hooks *daemonHooks) (rt *daemonRuntime, err error) {
@@ -265,9 +284,25 @@ func buildDaemon(o daemonOptions, specs []reconciler.TargetSpec, env lookupEnv, 
 		rt.audit = reconciler.NewAudit(log)
 	}
 	deps := reconciler.Deps{Clock: clk, Rand: newRand(), Metrics: m, Audit: rt.audit, Logger: log, OnCycle: hooks.onCycle}
+	var election *leader.Config
+	var leases coordinationv1client.LeasesGetter
+	if o.leaderElect && !o.once {
+		if election, leases, err = leaderElection(o, hooks, log); err != nil {
+			return rt, err
+		}
+	}
 	var targets []*reconciler.Target
 	for _, spec := range specs {
-		t, err := buildTarget(o, spec, env, deps, log, rt)
+		var fencer reconciler.Fencer
+		if election != nil {
+			e, err := leader.New(leases, spec.Name, *election)
+			if err != nil {
+				return rt, err
+			}
+			rt.electors = append(rt.electors, e)
+			fencer = e
+		}
+		t, err := buildTarget(o, spec, env, deps, log, rt, fencer)
 		if err != nil {
 			return rt, fmt.Errorf("target %q: %w", spec.Name, err)
 		}
@@ -283,7 +318,39 @@ func buildDaemon(o daemonOptions, specs []reconciler.TargetSpec, env lookupEnv, 
 	return rt, err
 }
 
-func buildTarget(o daemonOptions, spec reconciler.TargetSpec, env lookupEnv, deps reconciler.Deps, log *zap.Logger, rt *daemonRuntime) (*reconciler.Target, error) {
+// leaderElection returns the electors' configuration and the Lease API.
+func leaderElection(o daemonOptions, hooks *daemonHooks, log *zap.Logger) (*leader.Config, coordinationv1client.LeasesGetter, error) {
+	ns := o.leaderNS
+	if ns == "" {
+		b, err := os.ReadFile(serviceAccountNamespace)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--leader-elect: no --leader-elect-namespace, and not in a pod (%w)", err)
+		}
+		ns = strings.TrimSpace(string(b))
+	}
+	id := o.leaderID
+	if id == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, nil, fmt.Errorf("--leader-elect: no --leader-elect-identity, and no host name: %w", err)
+		}
+		id = h
+	}
+	leases := hooks.leases
+	if leases == nil {
+		c, err := leader.NewClient(o.kubeconfig)
+		if err != nil {
+			return nil, nil, err
+		}
+		leases = c
+	}
+	return &leader.Config{Namespace: ns, Identity: id, Logger: log.Named("leader")}, leases, nil
+}
+
+// serviceAccountNamespace holds the pod's namespace.
+const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+func buildTarget(o daemonOptions, spec reconciler.TargetSpec, env lookupEnv, deps reconciler.Deps, log *zap.Logger, rt *daemonRuntime, fencer reconciler.Fencer) (*reconciler.Target, error) {
 	tlog := log.With(zap.String("target", spec.Name))
 	src, srcURL, err := newSource(o, spec, env, tlog)
 	if err != nil {
@@ -340,6 +407,7 @@ func buildTarget(o daemonOptions, spec reconciler.TargetSpec, env lookupEnv, dep
 		Ignore: spec.IgnoreRules(), PruneUnlabeled: spec.Sync.PruneUnlabeled,
 		AllowHistoryRewrite: *spec.Sync.AllowHistoryRewrite, Concurrency: g.Concurrency, Env: env,
 		TokenWatched: g.TokenFile != "", TLSVerifyDisabled: o.common.gateway.TLSSkipVerify,
+		Fencer: fencer,
 	}, deps)
 	if err != nil {
 		return nil, err
@@ -435,6 +503,20 @@ func (rt *daemonRuntime) serve(ctx context.Context, ln net.Listener, drain time.
 		hooks.ready(ln.Addr().String())
 	}
 
+	// The electors campaign until the loops have stopped: the writes they
+	// fenced finish first, then the Leases are released.
+	electCtx, stopElectors := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopElectors()
+	electorsDone := make(chan struct{})
+	go func() {
+		defer close(electorsDone)
+		var wg sync.WaitGroup
+		for _, e := range rt.electors {
+			wg.Go(func() { e.Run(electCtx) })
+		}
+		wg.Wait()
+	}()
+
 	loopCtx, stopLoops := context.WithCancel(ctx)
 	defer stopLoops()
 	loopsDone := make(chan bool, 1)
@@ -459,6 +541,12 @@ func (rt *daemonRuntime) serve(ctx context.Context, ln net.Listener, drain time.
 	}
 	if !<-loopsDone {
 		log.Warn("requests were cancelled at the shutdown bound")
+	}
+	stopElectors()
+	select {
+	case <-electorsDone:
+	case <-shutdownCtx.Done():
+		log.Warn("the Leases were not released within the shutdown bound")
 	}
 	log.Info("stopped")
 	return serveErr

@@ -64,6 +64,9 @@ func (t *Target) cycle(stop, work context.Context, trig Trigger) Cycle {
 		t.log.Warn("TLS verification of the Admin API is disabled for this target: anyone on the path can read the token")
 	}
 
+	if l, ok := t.cfg.Fencer.(interface{ IsLeader() bool }); ok {
+		p.leader = l.IsLeader()
+	}
 	p.fetch(work)
 	if p.desired != nil && stop.Err() == nil {
 		p.read(work)
@@ -331,6 +334,7 @@ func (p *pass) apply(stop, work context.Context) {
 		}
 		defer cancel()
 		ctx = fctx
+		p.leader = true
 	}
 	plan := apply.NewPlan(apply.Input{
 		Changes:         todo,

@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"net/http"
 	"sync/atomic"
@@ -253,5 +254,43 @@ func TestShutdownBoundCancelsHungRequests(t *testing.T) {
 	}
 	if c := h.next(); c.Result != ResultInterrupted {
 		t.Errorf("cycle: %+v", c)
+	}
+}
+
+// fakeFencer grants or refuses write batches.
+type fakeFencer struct {
+	leading atomic.Bool
+	fenced  atomic.Int32
+}
+
+func (f *fakeFencer) IsLeader() bool { return f.leading.Load() }
+
+func (f *fakeFencer) Fence(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	if !f.leading.Load() {
+		return nil, nil, errors.New("lease prod is held by replica-b: not the leader")
+	}
+	f.fenced.Add(1)
+	c, cancel := context.WithCancel(ctx)
+	return c, cancel, nil
+}
+
+// With leader election, a replica without the lease reads and reports but
+// never writes; once it holds the lease it writes, one fence per cycle.
+func TestStandbyReplicaNeverWrites(t *testing.T) {
+	f := &fakeFencer{}
+	h := newHarness(t, harnessOpts{configure: func(c *TargetConfig) { c.Fencer = f }})
+	c := h.once()
+	if c.Counts.Pending != 4 || c.Counts.Applied != 0 || h.gw.writes() != 0 || c.Items[0].State != StateStandby {
+		t.Fatalf("standby cycle: %+v, %d writes", c.Items, h.gw.writes())
+	}
+	if st := h.target.Status(); st.Leader || !st.Observed {
+		t.Errorf("standby status: leader %v, observed %v", st.Leader, st.Observed)
+	}
+	f.leading.Store(true)
+	if c := h.once(); c.Counts.Applied != 4 || f.fenced.Load() != 1 {
+		t.Errorf("leader cycle: %+v, %d fences", c.Counts, f.fenced.Load())
+	}
+	if !h.target.Status().Leader {
+		t.Error("status does not say leader")
 	}
 }
