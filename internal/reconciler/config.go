@@ -9,6 +9,7 @@ import (
 
 	yaml "sigs.k8s.io/yaml/goyaml.v3"
 
+	"github.com/gitops-gateway/reconciler/pkg/apply"
 	"github.com/gitops-gateway/reconciler/pkg/diff"
 	"github.com/gitops-gateway/reconciler/pkg/model"
 )
@@ -139,8 +140,8 @@ const (
 
 // ParseConfig parses and checks a configuration file; name is used in
 // errors. Unknown fields are errors, with their line. Defaults are filled
-// in: interval 1m, mode apply, backend apisix, maxDeletes 50,
-// maxDeletePercent 25, managedBy reconciler, allowHistoryRewrite true.
+// in: interval 1m, mode apply, backend apisix, concurrency 32, maxDeletes
+// 50, maxDeletePercent 25, managedBy reconciler, allowHistoryRewrite true.
 func ParseConfig(name string, data []byte) (FileConfig, error) {
 	if len(data) > MaxConfigSize {
 		return FileConfig{}, fmt.Errorf("%w: %s: larger than %d bytes", ErrConfig, name, MaxConfigSize)
@@ -225,7 +226,10 @@ func (t *TargetSpec) Check() []error {
 	if t.Gateway.TokenFile == "" && t.Line > 0 {
 		errs = append(errs, errors.New("gateway.tokenFile: required (tokens are never written in the configuration)"))
 	}
-	if t.Gateway.Concurrency < 0 {
+	switch {
+	case t.Gateway.Concurrency == 0:
+		t.Gateway.Concurrency = apply.DefaultConcurrency
+	case t.Gateway.Concurrency < 0:
 		errs = append(errs, errors.New("gateway.concurrency: must be positive"))
 	}
 	if t.Sync.Interval == 0 {
