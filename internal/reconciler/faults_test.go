@@ -288,3 +288,27 @@ func pgpKeyring(t *testing.T) string {
 }
 
 var _ = context.Background
+
+// Design §13: a cycle where nothing changed costs one reference
+// advertisement and the list requests: no pack, no write.
+func TestNoChangePollIsCheap(t *testing.T) {
+	var srv *gitServer
+	h := newHarness(t, harnessOpts{source: httpSource(&srv, "", git.Options{})})
+	h.once()
+	h.once()
+	srv.infoRefs.Store(0)
+	srv.packs.Store(0)
+	before := len(h.gw.em.Requests())
+	c := h.once()
+	if c.Changes != 0 || c.Result != ResultSuccess {
+		t.Fatalf("cycle: %+v", c)
+	}
+	if srv.infoRefs.Load() != 1 || srv.packs.Load() != 0 {
+		t.Errorf("Git: %d advertisements and %d upload-packs, want 1 and 0", srv.infoRefs.Load(), srv.packs.Load())
+	}
+	for _, r := range h.gw.em.Requests()[before:] {
+		if r.Method != http.MethodGet {
+			t.Errorf("%s %s in a cycle with nothing to do", r.Method, r.Path)
+		}
+	}
+}

@@ -243,8 +243,10 @@ func (r *repo) fileURL() string { return "file://" + r.bare }
 // and can fail every request with a status.
 type gitServer struct {
 	*httptest.Server
-	status atomic.Int32
-	token  string
+	status   atomic.Int32
+	token    string
+	infoRefs atomic.Int32 // reference advertisements
+	packs    atomic.Int32 // upload-pack requests
 }
 
 func newGitServer(t testing.TB, root, token string) *gitServer {
@@ -265,6 +267,12 @@ func newGitServer(t testing.TB, root, token string) *gitServer {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="git"`)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
+		}
+		switch {
+		case strings.HasSuffix(req.URL.Path, "/info/refs"):
+			s.infoRefs.Add(1)
+		case strings.HasSuffix(req.URL.Path, "/git-upload-pack"):
+			s.packs.Add(1)
 		}
 		backend.ServeHTTP(w, req)
 	}))
