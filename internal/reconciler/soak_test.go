@@ -17,7 +17,8 @@ import (
 // the invariants checked after every cycle: the next read finds nothing to
 // do (I1), no POST creates an object (I2), nothing unowned is touched (I3).
 // Goroutines stay stable and the heap grows by at most 20 MiB. goleak
-// (TestMain) checks that nothing leaks at the end. Behind RECONCILER_SOAK=1:
+// (TestMain) checks that nothing leaks at the end. (Fewer goroutines at the
+// end is fine: idle keep-alive connections close.) Behind RECONCILER_SOAK=1:
 // it takes about a minute.
 func TestSoak(t *testing.T) {
 	if os.Getenv("RECONCILER_SOAK") == "" {
@@ -81,8 +82,8 @@ func TestSoak(t *testing.T) {
 	}
 	g, heap := settle()
 	t.Logf("goroutines %d → %d, heap %d → %d KiB", baseG, g, baseHeap>>10, heap>>10)
-	if g > baseG+5 || g < baseG-5 {
-		t.Errorf("goroutines went from %d to %d", baseG, g)
+	if g > baseG+5 {
+		t.Errorf("goroutines grew from %d to %d", baseG, g)
 	}
 	if heap > baseHeap+20<<20 {
 		t.Errorf("heap grew from %d to %d KiB", baseHeap>>10, heap>>10)
