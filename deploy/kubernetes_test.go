@@ -3,8 +3,8 @@ package deploy
 import (
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"path"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
