@@ -112,3 +112,23 @@ func TestLogAdapter(t *testing.T) {
 		t.Error("debug enabled on an info logger")
 	}
 }
+
+func TestNamespaceFrom(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "namespace")
+	if err := os.WriteFile(good, []byte("gateway-reconciler\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if ns, err := namespaceFrom(good); err != nil || ns != "gateway-reconciler" {
+		t.Errorf("namespaceFrom = %q, %v", ns, err)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, []byte(" \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{empty, filepath.Join(dir, "missing")} {
+		if _, err := namespaceFrom(p); err == nil {
+			t.Errorf("namespaceFrom(%s) accepted it", p)
+		}
+	}
+}
