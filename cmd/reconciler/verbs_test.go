@@ -250,3 +250,25 @@ func TestNoSecretInOutput(t *testing.T) {
 		t.Error("the injected failure never showed: the test did not exercise the failure path")
 	}
 }
+
+// TestDumpWithID: --with-id writes every id, and the dump still diffs clean.
+func TestDumpWithID(t *testing.T) {
+	g := newGateway(t)
+	src := ordersDir(t, ordersYAML)
+	if r := cli(t, g, shopKey, "sync", "--source", src); r.code != 0 {
+		t.Fatal(r.err)
+	}
+	r := cli(t, g, nil, "dump", "--with-id")
+	if r.code != 0 {
+		t.Fatalf("dump: exit %d\n%s", r.code, r.err)
+	}
+	for _, id := range []string{model.ServiceID("orders"), model.RouteID("orders", "list"), model.CredentialID("shop", "main")} {
+		if !strings.Contains(r.stdout, "id: "+id) {
+			t.Errorf("dump --with-id lacks id %s:\n%s", id, r.stdout)
+		}
+	}
+	dir := ordersDir(t, r.stdout)
+	if d := cli(t, g, map[string]string{"CREDENTIAL_SHOP_MAIN_KEY": shopKey["SHOP_KEY"]}, "diff", "--source", dir); d.code != 0 {
+		t.Errorf("diff of the dump: exit %d\n%s\n%s", d.code, d.stdout, d.err)
+	}
+}
