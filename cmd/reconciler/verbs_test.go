@@ -272,3 +272,19 @@ func TestDumpWithID(t *testing.T) {
 		t.Errorf("diff of the dump: exit %d\n%s\n%s", d.code, d.stdout, d.err)
 	}
 }
+
+// TestRenameCredential: a renamed credential keeps its key under a new ID;
+// APISIX 3.18 refuses a key held twice, so the old one must go first.
+func TestRenameCredential(t *testing.T) {
+	g := newGateway(t)
+	if r := cli(t, g, shopKey, "sync", "--source", ordersDir(t, ordersYAML)); r.code != 0 {
+		t.Fatal(r.err)
+	}
+	renamed := ordersDir(t, strings.Replace(ordersYAML, "      - name: main\n", "      - name: primary\n", 1))
+	if r := cli(t, g, shopKey, "sync", "--source", renamed, "--max-delete-percent", "100"); r.code != 0 {
+		t.Fatalf("sync of the rename: exit %d\n%s\n%s", r.code, r.stdout, r.err)
+	}
+	if r := cli(t, g, shopKey, "diff", "--source", renamed); r.code != 0 {
+		t.Errorf("diff after the rename: exit %d\n%s", r.code, r.stdout)
+	}
+}
