@@ -355,7 +355,7 @@ func (r *run) schedule(ctx context.Context, idx []int) {
 			}
 		}
 	}
-	ready := &readyQueue{}
+	ready := &readyQueue{early: func(i int) bool { return r.p.Steps[i].Early }}
 	var release func(i int, ok bool)
 	release = func(i int, ok bool) {
 		for _, d := range dependents[i] {
@@ -475,16 +475,24 @@ func changedPaths(c diff.Change) []string {
 
 // readyQueue orders ready steps by their plan index, which is kind order
 // then key: dependencies first among writes, dependents first among
-// deletes.
-type readyQueue []int
+// deletes. Early deletes come before everything: writes wait for them.
+type readyQueue struct {
+	items []int
+	early func(int) bool
+}
 
-func (q readyQueue) Len() int           { return len(q) }
-func (q readyQueue) Less(i, j int) bool { return q[i] < q[j] }
-func (q readyQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
-func (q *readyQueue) Push(x any)        { *q = append(*q, x.(int)) }
+func (q *readyQueue) Len() int { return len(q.items) }
+func (q *readyQueue) Less(i, j int) bool {
+	a, b := q.items[i], q.items[j]
+	if ea, eb := q.early(a), q.early(b); ea != eb {
+		return ea
+	}
+	return a < b
+}
+func (q *readyQueue) Swap(i, j int) { q.items[i], q.items[j] = q.items[j], q.items[i] }
+func (q *readyQueue) Push(x any)    { q.items = append(q.items, x.(int)) }
 func (q *readyQueue) Pop() any {
-	old := *q
-	x := old[len(old)-1]
-	*q = old[:len(old)-1]
+	x := q.items[len(q.items)-1]
+	q.items = q.items[:len(q.items)-1]
 	return x
 }
