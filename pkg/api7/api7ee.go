@@ -1,7 +1,6 @@
 package api7
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -108,7 +107,11 @@ func api7Path(k model.Key, parent model.Key) string {
 }
 
 func (m api7Mapper) req(method string, k, parent model.Key, body map[string]any) write {
-	return write{request: request{method: method, path: api7Path(k, parent), query: m.query, body: body}, notFoundOK: method == http.MethodDelete}
+	w := write{request: request{method: method, path: api7Path(k, parent), query: m.query}, notFoundOK: method == http.MethodDelete}
+	if body != nil {
+		w.body = body // a nil map in an interface would be sent as "null"
+	}
+	return w
 }
 
 func (m api7Mapper) puts(r model.Resource) ([]write, error) {
@@ -142,7 +145,7 @@ func (m api7Mapper) puts(r model.Resource) ([]write, error) {
 	case model.KindPluginMetadata:
 		body = pluginConfig(r.Body)
 	case model.KindConsumerGroup:
-		return nil, fmt.Errorf("%s: consumer groups are not part of API7 Enterprise's runtime API: %w", r.Key, ErrUnsupported)
+		return nil, unsupported("%s: consumer groups (API7 Enterprise's runtime API has none)", r.Key)
 	default:
 		return nil, fmt.Errorf("%s: unknown kind", r.Key)
 	}
@@ -169,7 +172,7 @@ func (m api7Mapper) deletes(r model.Resource) ([]write, error) {
 			return nil, err
 		}
 	case model.KindConsumerGroup:
-		return nil, fmt.Errorf("%s: consumer groups are not part of API7 Enterprise's runtime API: %w", r.Key, ErrUnsupported)
+		return nil, unsupported("%s: consumer groups (API7 Enterprise's runtime API has none)", r.Key)
 	}
 	// A route, stream route or extra upstream whose service went first is
 	// already gone (cascade): its 404 is a success.
@@ -413,7 +416,7 @@ func (m api7Mapper) inventory(l api7Lists) model.Inventory {
 		if body == nil {
 			body = map[string]any{}
 		}
-		delete(body, "id")
+		stripAPI7Meta(body)
 		own(model.Resource{Key: model.Key{Kind: model.KindPluginMetadata, ID: name}, Name: name, Body: body})
 	}
 	sortInventory(&inv)
@@ -525,40 +528,37 @@ func (c *Client) listAPI7(ctx context.Context) (model.Inventory, error) {
 // are the objects themselves, without APISIX's {key, value} envelope. Items
 // that do carry one are unwrapped.
 func decodeAPI7List(raw []byte) ([]wireItem, int, error) {
-	var env struct {
-		List  json.RawMessage `json:"list"`
-		Total *int            `json:"total"`
-	}
+	var env map[string]any
 	if err := json.Unmarshal(raw, &env); err != nil {
 		return nil, 0, fmt.Errorf("decode list: %w", err)
 	}
 	total := -1
-	if env.Total != nil {
-		total = *env.Total
+	if t, ok := env["total"].(float64); ok {
+		total = int(t)
 	}
-	list := bytes.TrimSpace(env.List)
-	if len(list) == 0 {
-		return nil, 0, errors.New("decode list: no list in the answer")
-	}
-	if list[0] == '{' || bytes.Equal(list, []byte("null")) {
-		return nil, total, nil
-	}
-	var objs []map[string]any
-	if err := json.Unmarshal(list, &objs); err != nil {
-		return nil, 0, fmt.Errorf("decode list: %w", err)
-	}
-	out := make([]wireItem, 0, len(objs))
-	for i, o := range objs {
-		if o == nil {
-			return nil, 0, fmt.Errorf("decode list: item %d is null", i)
-		}
-		if v, ok := o["value"].(map[string]any); ok {
-			if k, isKey := o["key"].(string); isKey {
-				out = append(out, wireItem{key: k, value: v})
-				continue
+	switch list := env["list"].(type) {
+	case []any:
+		out := make([]wireItem, 0, len(list))
+		for i, e := range list {
+			o, ok := e.(map[string]any)
+			if !ok {
+				return nil, 0, fmt.Errorf("decode list: item %d is %s", i, jsonType(e))
 			}
+			if v, ok := o["value"].(map[string]any); ok {
+				if k, isKey := o["key"].(string); isKey {
+					out = append(out, wireItem{key: k, value: v})
+					continue
+				}
+			}
+			out = append(out, wireItem{value: o})
 		}
-		out = append(out, wireItem{value: o})
+		return out, total, nil
+	case map[string]any, nil:
+		if _, present := env["list"]; !present {
+			return nil, 0, errors.New("decode list: no list in the answer")
+		}
+		return nil, total, nil
+	default:
+		return nil, 0, fmt.Errorf("decode list: list is %s", jsonType(list))
 	}
-	return out, total, nil
 }

@@ -101,7 +101,7 @@ func (m apisixMapper) puts(r model.Resource) ([]write, error) {
 		return one(put(r.Key, body), err)
 	case model.KindCredential:
 		if !m.version.AtLeast(3, 11, 0) {
-			return nil, fmt.Errorf("%s: consumer credentials need APISIX 3.11 or later (server %s): %w", r.Key, m.version, ErrUnsupported)
+			return nil, unsupported("%s: consumer credentials need APISIX 3.11 or later (server %s)", r.Key, m.version)
 		}
 		body, err := credentialToWire(r, true)
 		return one(put(r.Key, body), err)
@@ -204,7 +204,7 @@ func (m apisixMapper) serviceToWire(r model.Resource) (svc, up map[string]any, e
 	b := r.Body
 	for _, f := range []string{"path_prefix", "strip_path_prefix"} {
 		if _, ok := b[f]; ok {
-			return nil, nil, fmt.Errorf("%s: %s is an API7 Enterprise field that APISIX does not have: %w", r.Key, f, ErrUnsupported)
+			return nil, nil, unsupported("%s: %s (an API7 Enterprise field) on APISIX", r.Key, f)
 		}
 	}
 	svc = copyExcept(b, "description", "labels", "upstream", "routes", "stream_routes", "upstreams")
@@ -284,7 +284,7 @@ func (m apisixMapper) streamRouteToWire(r model.Resource) (map[string]any, error
 		return nil, fmt.Errorf("%s: stream route %w service", r.Key, errNoParent)
 	}
 	if !m.version.AtLeast(3, 8, 0) {
-		return nil, fmt.Errorf("%s: stream routes need APISIX 3.8 or later for labels (server %s): %w", r.Key, m.version, ErrUnsupported)
+		return nil, unsupported("%s: stream routes before APISIX 3.8 (no labels; server %s)", r.Key, m.version)
 	}
 	b := r.Body
 	// As ADC: no id in the body, the name in the __ADC_NAME label.
@@ -360,6 +360,13 @@ func (m apisixMapper) sslToWire(r model.Resource) (map[string]any, error) {
 		cm, ok := c.(map[string]any)
 		if !ok {
 			return nil, fmt.Errorf("%s: certificates[%d]: want an object, got %s", r.Key, i, jsonType(c))
+		}
+		if _, ok := cm["certificate"].(string); !ok {
+			return nil, fmt.Errorf("%s: certificates[%d] has no certificate", r.Key, i)
+		}
+		if _, ok := cm["key"].(string); !ok {
+			// Live SSLs have none: GET never returns private keys.
+			return nil, fmt.Errorf("%s: certificates[%d] has no private key", r.Key, i)
 		}
 		if i == 0 {
 			out["cert"] = cm["certificate"]
@@ -538,9 +545,11 @@ type apisixLists struct {
 	credentials map[string][]wireItem // by username, for owned consumers
 }
 
-// inventory assembles the owned resources and the unowned keys.
-func (m apisixMapper) inventory(l apisixLists) model.Inventory {
-	var inv model.Inventory
+// inventory assembles the owned resources and the unowned keys. split
+// holds the owned services whose default upstream is the separate
+// upstream object of their own ID (ADC's layout since 0.22).
+func (m apisixMapper) inventory(l apisixLists) (inv model.Inventory, split map[string]bool) {
+	split = map[string]bool{}
 	own := func(r model.Resource) { inv.Owned = append(inv.Owned, r) }
 	foreign := func(k model.Key) { inv.Unowned = append(inv.Unowned, k) }
 	owns := func(v map[string]any) bool {
@@ -567,6 +576,10 @@ func (m apisixMapper) inventory(l apisixLists) model.Inventory {
 		name, _ := body["name"].(string)
 		if uid, ok := idString(body["upstream_id"]); ok && uid == id {
 			if up, found := upstreams[id]; found {
+				// A service still carrying an inline upstream as well (ADC
+				// before 0.22) is not split: every write rewrites it whole.
+				_, legacy := body["upstream"].(map[string]any)
+				split[id] = !legacy
 				body["upstream"] = upstreamFromWire(up, name)
 				delete(body, "upstream_id")
 				usedInline[id] = true
@@ -676,7 +689,7 @@ func (m apisixMapper) inventory(l apisixLists) model.Inventory {
 		own(model.Resource{Key: model.Key{Kind: model.KindPluginMetadata, ID: id}, Name: id, Body: body})
 	}
 	sortInventory(&inv)
-	return inv
+	return inv, split
 }
 
 func nameOr(name, id string) string {

@@ -38,6 +38,7 @@ type Client struct {
 	version     *ServerVersion // from the last response that carried one
 	groupID     string         // API7 EE gateway group id, once resolved
 	unowned     map[model.Key]bool
+	split       map[string]bool // APISIX services listed in ADC's split layout
 	defaults    *model.Defaults
 	defaultsFor string // the server version the defaults were read from
 }
@@ -97,7 +98,7 @@ type request struct {
 	body   any        // marshalled as JSON when non-nil
 }
 
-// response is a 2xx answer.
+// response is an HTTP answer: a 2xx, or the answer behind an *APIError.
 type response struct {
 	status int
 	header http.Header
@@ -231,10 +232,10 @@ func (c *Client) attempt(ctx context.Context, req request, payload []byte, n int
 	hresp, err := c.http.Do(hreq)
 	var raw []byte
 	if err == nil {
-		raw, err = io.ReadAll(io.LimitReader(hresp.Body, c.cfg.MaxResponseBytes+1))
+		raw, err = readBody(hresp, c.cfg.MaxResponseBytes)
 		_ = hresp.Body.Close() // the body was read; a close error changes nothing
 		if err == nil && int64(len(raw)) > c.cfg.MaxResponseBytes {
-			err = fmt.Errorf("response body larger than %d bytes", c.cfg.MaxResponseBytes)
+			err = fmt.Errorf("%w (%d bytes)", errBodyTooLarge, c.cfg.MaxResponseBytes)
 		}
 	}
 	elapsed := time.Since(t0)
@@ -259,6 +260,19 @@ func (c *Client) attempt(ctx context.Context, req request, payload []byte, n int
 		return resp, nil
 	}
 	return resp, &APIError{Method: req.method, Path: req.path, StatusCode: code, Message: c.scrubString(errorMessage(raw))}
+}
+
+// readBody reads at most limit+1 bytes of the body, in one allocation when
+// the length is announced (lists run to tens of megabytes).
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	r := io.LimitReader(resp.Body, limit+1)
+	if n := resp.ContentLength; n > 0 && n <= limit {
+		var b bytes.Buffer
+		b.Grow(int(n) + bytes.MinRead)
+		_, err := b.ReadFrom(r)
+		return b.Bytes(), err
+	}
+	return io.ReadAll(r)
 }
 
 func (c *Client) observe(method string, code int, d time.Duration, attempt int) {
@@ -340,4 +354,10 @@ func marshalJSON(v any) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// Format renders the Client without its token or anything else that
+// reflection would reach: api7.Client{apisix https://host:9180}.
+func (c *Client) Format(f fmt.State, _ rune) {
+	_, _ = fmt.Fprintf(f, "api7.Client{%s %s}", c.cfg.Backend, c.base.Redacted())
 }

@@ -4,13 +4,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/gitops-gateway/reconciler/pkg/api7/emulator"
 	"github.com/gitops-gateway/reconciler/pkg/model"
@@ -50,7 +53,7 @@ func wantLive(t *testing.T, desired []model.Resource, d model.Defaults) map[mode
 	t.Helper()
 	out := map[model.Key]any{}
 	for _, r := range desired {
-		out[r.Key] = normalizeJSON(t, withoutKeys(withDefaults(r, d)))
+		out[r.Key] = comparable(t, withoutKeys(withDefaults(r, d)))
 	}
 	return out
 }
@@ -59,7 +62,7 @@ func gotLive(t *testing.T, inv model.Inventory) map[model.Key]any {
 	t.Helper()
 	out := map[model.Key]any{}
 	for _, r := range inv.Owned {
-		out[r.Key] = normalizeJSON(t, r)
+		out[r.Key] = comparable(t, r)
 	}
 	return out
 }
@@ -417,9 +420,15 @@ func TestValidate(t *testing.T) {
 		t.Errorf("%d POSTs, want 2 (one per Validate, never retried)", posts)
 	}
 
+	if got := ve.InvalidResources(); len(got) != 1 || got[bad.Key] == nil {
+		t.Errorf("InvalidResources %v", got)
+	}
+
 	old := newFixture(t, Config{}, emulator.WithAPISIXVersion("3.16.0"))
-	if err := old.client.Validate(ctx, good); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("3.16: %v, want ErrUnsupported", err)
+	err = old.client.Validate(ctx, good)
+	var u interface{ Unsupported() bool }
+	if !errors.Is(err, ErrUnsupported) || !errors.As(err, &u) || !u.Unsupported() {
+		t.Errorf("3.16: %v, want an UnsupportedError", err)
 	}
 }
 
@@ -476,4 +485,146 @@ func jsonRaw(b []byte) any {
 		return string(b)
 	}
 	return v
+}
+
+// A collection too large for one answer is read in pages instead.
+func TestListFallsBackToPages(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := ctxFor(t, 60*time.Second)
+	rs := manyRoutes(600)
+	if failed := putConcurrently(ctx, f.client, rs[:1], 1); len(failed) > 0 {
+		t.Fatal("service")
+	}
+	if failed := putConcurrently(ctx, f.client, rs[1:], 8); len(failed) > 0 {
+		t.Fatalf("%d puts failed", len(failed))
+	}
+	req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/apisix/admin/routes", nil)
+	req.Header.Set("X-API-KEY", canary)
+	resp, err := f.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	// 600 routes do not fit, a page of 500 does.
+	c := newFixtureOn(t, f, Config{MaxResponseBytes: int64(len(body)) * 9 / 10})
+	inv, err := c.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Owned) != len(rs) {
+		t.Fatalf("%d owned, want %d", len(inv.Owned), len(rs))
+	}
+	pages := 0
+	for _, r := range f.em.Requests() {
+		if strings.HasPrefix(r.Path, "/apisix/admin/routes?page=") {
+			pages++
+		}
+	}
+	if pages != 2 {
+		t.Errorf("%d pages read, want 2", pages)
+	}
+}
+
+// F4 at small scale: 2,000 objects, 1,800 of them someone else's, read in
+// pages of 500. A truncated page fails the whole listing; a clean read
+// reports every object.
+func TestF4PagedListingWithForeignObjects(t *testing.T) {
+	f := newFixture(t, Config{PageSize: 500, Retry: fastRetry})
+	ctx := ctxFor(t, 120*time.Second)
+	rs := manyRoutes(199)
+	putAll(t, ctx, f.client, rs[:1])
+	if failed := putConcurrently(ctx, f.client, rs[1:], 8); len(failed) > 0 {
+		t.Fatalf("%d puts failed", len(failed))
+	}
+	var g errgroup.Group
+	g.SetLimit(8)
+	for i := range 1800 {
+		g.Go(func() error {
+			path := fmt.Sprintf("/apisix/admin/routes/dash-%04d", i)
+			code, err := f.rawCode(http.MethodPut, path, fmt.Sprintf(`{"uri":"/dash/%d","upstream_id":"%s"}`, i, rs[0].Key.ID))
+			if err != nil || code >= 300 {
+				return fmt.Errorf("PUT %s: %d %v", path, code, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	writes := f.em.Counters().Writes
+
+	remove := f.em.AddHook(truncateOnce("/apisix/admin/routes", "3"))
+	_, err := f.client.List(ctx)
+	remove()
+	if err == nil {
+		t.Fatal("a listing with a truncated page succeeded")
+	}
+	inv, err := f.client.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The service's default upstream is inline: the unowned objects are the
+	// 1,800 dashboard routes.
+	if len(inv.Owned) != 200 || len(inv.Unowned) != 1800 {
+		t.Fatalf("%d owned, %d unowned", len(inv.Owned), len(inv.Unowned))
+	}
+	if f.em.Counters().Writes != writes {
+		t.Error("listing wrote something")
+	}
+}
+
+// truncateOnce answers page n of path with a body cut short, once.
+func truncateOnce(path, page string) emulator.Hook {
+	var done atomic.Bool
+	return func(c emulator.Call) *emulator.Reply {
+		if c.Method != http.MethodGet || c.Path != path || c.Query.Get("page") != page || !done.CompareAndSwap(false, true) {
+			return nil
+		}
+		return &emulator.Reply{Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: `{"total":1999,"list":[{"key":"/apisix/routes/x","value":{"id":"x"`}
+	}
+}
+
+// PutChange re-PUTs only the part of an APISIX service that changed, as
+// ADC does, once List has seen the service in the split layout.
+func TestPutChange(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := ctxFor(t, 10*time.Second)
+	svc := manyRoutes(0)[0]
+	sid := svc.Key.ID
+	tests := []struct {
+		name    string
+		list    bool
+		changed []string
+		want    []string
+	}{
+		{"before any List: whole", false, []string{"/upstream/nodes/0/port"}, []string{"upstreams/" + sid, "services/" + sid}},
+		{"upstream only", true, []string{"/upstream/nodes/0/port", "/upstream/type"}, []string{"upstreams/" + sid}},
+		{"service only", true, []string{"/description", "/labels/team"}, []string{"services/" + sid}},
+		{"both", true, []string{"/description", "/upstream/nodes"}, []string{"upstreams/" + sid, "services/" + sid}},
+		{"upstream added", true, []string{"/upstream"}, []string{"upstreams/" + sid, "services/" + sid}},
+		{"nothing said", true, nil, []string{"upstreams/" + sid, "services/" + sid}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.list {
+				if _, err := f.client.List(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := len(f.em.Requests())
+			if err := f.client.PutChange(ctx, svc, tt.changed); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range f.em.Requests()[before:] {
+				if r.Method == http.MethodPut {
+					got = append(got, strings.TrimPrefix(r.Path, "/apisix/admin/"))
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("PUTs (-want +got):\n%s", diff)
+			}
+		})
+	}
 }

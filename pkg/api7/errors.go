@@ -32,6 +32,10 @@ var (
 	ErrUnreachable = errors.New("api7: admin API unreachable")
 )
 
+// errBodyTooLarge is an answer over Config.MaxResponseBytes: not retried,
+// and an unpaged list falls back to pages.
+var errBodyTooLarge = errors.New("response body over the size limit")
+
 // APIError is an HTTP answer outside 2xx. Path never holds a query or a
 // token; Message is the server's error_msg, message or plain-text body.
 type APIError struct {
@@ -112,7 +116,12 @@ func isPermanentTransport(err error) bool {
 		addrErr    *net.AddrError
 		unknownNet net.UnknownNetworkError
 	)
-	return errors.Is(err, ErrUnexpectedRedirect) ||
+	// A TLS alert from the server (remote error: tls: protocol version not
+	// supported, certificate required, …) has no exported type.
+	if strings.Contains(err.Error(), "tls: ") {
+		return true
+	}
+	return errors.Is(err, ErrUnexpectedRedirect) || errors.Is(err, errBodyTooLarge) ||
 		errors.As(err, &unknownCA) || errors.As(err, &hostname) || errors.As(err, &invalid) ||
 		errors.As(err, &verifyErr) || errors.As(err, &recordErr) || errors.As(err, &alertErr) ||
 		errors.As(err, &echErr) || errors.As(err, &addrErr) || errors.As(err, &unknownNet)
@@ -135,6 +144,27 @@ func (e *OwnershipError) Is(target error) bool { return target == ErrOwnershipCo
 // than import this package).
 func (e *OwnershipError) OwnershipConflict() bool { return true }
 
+// UnsupportedError is an operation the server, or this backend, does not
+// offer: configs/validate before APISIX 3.17, credentials before 3.11, a
+// consumer group on API7 Enterprise, an API7-only field on APISIX. It
+// matches ErrUnsupported; callers that do not import this package test its
+// Unsupported method.
+type UnsupportedError struct {
+	What string
+}
+
+func (e *UnsupportedError) Error() string { return e.What + ": not supported by the server" }
+
+// Is matches ErrUnsupported.
+func (e *UnsupportedError) Is(target error) bool { return target == ErrUnsupported }
+
+// Unsupported reports true.
+func (e *UnsupportedError) Unsupported() bool { return true }
+
+func unsupported(format string, args ...any) error {
+	return &UnsupportedError{What: fmt.Sprintf(format, args...)}
+}
+
 // ValidationError is the server's refusal of a configuration sent to
 // configs/validate: one Issue per rejected resource.
 type ValidationError struct {
@@ -145,6 +175,24 @@ type ValidationError struct {
 type ValidationIssue struct {
 	Key     model.Key // zero when the server's answer could not be mapped back
 	Message string
+}
+
+// InvalidResources maps each rejected resource to its reason (issues the
+// server did not tie to a resource are left out; their resources fail when
+// written).
+func (e *ValidationError) InvalidResources() map[model.Key]error {
+	out := make(map[model.Key]error, len(e.Issues))
+	for _, is := range e.Issues {
+		if is.Key.IsZero() {
+			continue
+		}
+		if prev, ok := out[is.Key]; ok {
+			out[is.Key] = fmt.Errorf("%w; %s", prev, is.Message)
+			continue
+		}
+		out[is.Key] = errors.New(is.Message)
+	}
+	return out
 }
 
 func (e *ValidationError) Error() string {

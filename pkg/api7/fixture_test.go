@@ -145,17 +145,26 @@ func newFixture(t testing.TB, cfg Config, opts ...emulator.Option) *fixture {
 // raw sends a request to the emulator directly, as another tool would.
 func (f *fixture) raw(t testing.TB, method, path, body string) int {
 	t.Helper()
-	req, err := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
+	code, err := f.rawCode(method, path, body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return code
+}
+
+// rawCode is raw for goroutines other than the test's.
+func (f *fixture) rawCode(method, path, body string) (int, error) {
+	req, err := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		return 0, err
 	}
 	req.Header.Set("X-API-KEY", canary)
 	resp, err := f.srv.Client().Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	resp.Body.Close()
-	return resp.StatusCode
+	return resp.StatusCode, nil
 }
 
 func ctxFor(t testing.TB, d time.Duration) context.Context {
@@ -206,3 +215,5 @@ func newClient(t testing.TB, cfg Config) *Client {
 	})
 	return c
 }
+
+func canarySecret() model.Secret { return model.NewSecret(canary) }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"strings"
 
 	"github.com/gitops-gateway/reconciler/pkg/model"
 )
@@ -19,6 +21,51 @@ func (c *Client) Put(ctx context.Context, r model.Resource) error {
 	writes, err := c.writesFor(ctx, r, true)
 	if err != nil {
 		return fmt.Errorf("put %s: %w", r.Key, err)
+	}
+	return c.send(ctx, "put", r.Key, writes)
+}
+
+// PutChange writes r knowing which parts changed (JSON pointers into its
+// body). On APISIX, as ADC does, a service whose only changes are inside its
+// upstream gets only its upstream PUT (sparing the gateway a rebuild of its
+// route tree), and one whose upstream did not change gets only the service
+// PUT; this needs the last List to have seen the service in the split
+// layout. Everything else is a Put.
+func (c *Client) PutChange(ctx context.Context, r model.Resource, changed []string) error {
+	if c.cfg.Backend != BackendAPISIX || r.Key.Kind != model.KindService || len(changed) == 0 {
+		return c.Put(ctx, r)
+	}
+	inUpstream, outside := false, false
+	for _, p := range changed {
+		switch {
+		case p == "/upstream":
+			return c.Put(ctx, r) // added or removed: upstream_id changes too
+		case strings.HasPrefix(p, "/upstream/"):
+			inUpstream = true
+		default:
+			outside = true
+		}
+	}
+	c.mu.Lock()
+	split := c.split[r.Key.ID]
+	c.mu.Unlock()
+	if !split || inUpstream == outside {
+		return c.Put(ctx, r)
+	}
+	if err := c.checkOwned(r.Key); err != nil {
+		return err
+	}
+	writes, err := c.writesFor(ctx, r, true)
+	if err != nil {
+		return fmt.Errorf("put %s: %w", r.Key, err)
+	}
+	if len(writes) != 2 || writes[0].method != http.MethodPut {
+		return c.send(ctx, "put", r.Key, writes)
+	}
+	if inUpstream {
+		writes = writes[:1] // the upstream
+	} else {
+		writes = writes[1:] // the service
 	}
 	return c.send(ctx, "put", r.Key, writes)
 }

@@ -4,97 +4,24 @@ import (
 	"bufio"
 	"encoding/json"
 	"os"
-	"sort"
-	"strings"
 	"testing"
-
-	"sigs.k8s.io/yaml"
+	"testing/fstest"
 
 	"github.com/gitops-gateway/reconciler/pkg/model"
 )
 
-// adcResources splits an ADC file into resources as the model package
-// shapes them (see model.Resource): IDs derived as ADC derives them, bodies
-// in ADC terms without ids or nested children.
+// adcResources loads an ADC file with model.Load, as the daemon would.
 func adcResources(t testing.TB, path string) []model.Resource {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	js, err := yaml.YAMLToJSON(raw)
+	rs, err := model.Load(fstest.MapFS{"adc.yaml": {Data: raw}}, model.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc struct {
-		Services       []map[string]any          `json:"services"`
-		Consumers      []map[string]any          `json:"consumers"`
-		SSLs           []map[string]any          `json:"ssls"`
-		GlobalRules    map[string]map[string]any `json:"global_rules"`
-		PluginMetadata map[string]map[string]any `json:"plugin_metadata"`
-	}
-	if err := json.Unmarshal(js, &doc); err != nil {
-		t.Fatal(err)
-	}
-	var out []model.Resource
-	strip := func(m map[string]any, fields ...string) map[string]any {
-		c := copyMap(m)
-		delete(c, "id")
-		for _, f := range fields {
-			delete(c, f)
-		}
-		return c
-	}
-	for _, s := range doc.Services {
-		name := s["name"].(string)
-		sk := model.Key{Kind: model.KindService, ID: model.ServiceID(name)}
-		out = append(out, model.Resource{Key: sk, Name: name, Body: strip(s, "routes", "stream_routes", "upstreams")})
-		for _, r := range anyMaps(s["routes"]) {
-			rn := r["name"].(string)
-			out = append(out, model.Resource{Key: model.Key{Kind: model.KindRoute, ID: model.RouteID(name, rn)}, Name: rn, Parent: sk, Body: strip(r)})
-		}
-		for _, r := range anyMaps(s["stream_routes"]) {
-			rn := r["name"].(string)
-			out = append(out, model.Resource{Key: model.Key{Kind: model.KindStreamRoute, ID: model.RouteID(name, rn)}, Name: rn, Parent: sk, Body: strip(r)})
-		}
-		for _, u := range anyMaps(s["upstreams"]) {
-			un := u["name"].(string)
-			out = append(out, model.Resource{Key: model.Key{Kind: model.KindUpstream, ID: model.UpstreamID(name, un)}, Name: un, Parent: sk, Body: strip(u)})
-		}
-	}
-	for _, c := range doc.Consumers {
-		user := c["username"].(string)
-		ck := model.Key{Kind: model.KindConsumer, ID: user}
-		out = append(out, model.Resource{Key: ck, Name: user, Body: strip(c, "credentials")})
-		for _, cr := range anyMaps(c["credentials"]) {
-			cn := cr["name"].(string)
-			out = append(out, model.Resource{Key: model.Key{Kind: model.KindCredential, Consumer: user, ID: model.CredentialID(user, cn)}, Name: cn, Parent: ck, Body: strip(cr)})
-		}
-	}
-	for _, s := range doc.SSLs {
-		var snis []string
-		for _, e := range s["snis"].([]any) {
-			snis = append(snis, e.(string))
-		}
-		out = append(out, model.Resource{Key: model.Key{Kind: model.KindSSL, ID: model.SSLID(snis)}, Name: strings.Join(snis, ","), Body: strip(s)})
-	}
-	for name, cfg := range doc.GlobalRules {
-		out = append(out, model.Resource{Key: model.Key{Kind: model.KindGlobalRule, ID: name}, Name: name, Body: cfg})
-	}
-	for name, cfg := range doc.PluginMetadata {
-		out = append(out, model.Resource{Key: model.Key{Kind: model.KindPluginMetadata, ID: name}, Name: name, Body: cfg})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key.Less(out[j].Key) })
-	return out
-}
-
-func anyMaps(v any) []map[string]any {
-	arr, _ := v.([]any)
-	out := make([]map[string]any, 0, len(arr))
-	for _, e := range arr {
-		out = append(out, e.(map[string]any))
-	}
-	return out
+	return rs
 }
 
 // step is one exchange of a conformance transcript.
@@ -184,4 +111,11 @@ func normalizeJSON(t testing.TB, v any) any {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// comparable is what a round trip must keep: name, parent and body (live
+// resources have no origin, and secrets masks are the loader's).
+func comparable(t testing.TB, r model.Resource) any {
+	t.Helper()
+	return normalizeJSON(t, map[string]any{"name": r.Name, "parent": r.Parent.String(), "body": r.Body})
 }

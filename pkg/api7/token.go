@@ -171,3 +171,12 @@ func (ts *tokenSource) close() error {
 	<-ts.done
 	return err
 }
+
+// Format renders the source without the token.
+func (ts *tokenSource) Format(f fmt.State, _ rune) {
+	if ts.path == "" {
+		_, _ = fmt.Fprint(f, "token{fixed}")
+		return
+	}
+	_, _ = fmt.Fprintf(f, "token{file %s}", ts.path)
+}

@@ -15,8 +15,9 @@ import (
 // POST /apisix/admin/configs/validate (APISIX 3.17 and later, API7
 // Enterprise 3.9.10 and later), before anything is written. It returns nil
 // when the server accepts them, a *ValidationError naming each rejected
-// resource (including those the Client cannot map to the wire at all), or
-// an error matching ErrUnsupported when the server has no such endpoint.
+// resource (including those the Client cannot map to the wire at all; its
+// InvalidResources method maps keys to reasons), or an *UnsupportedError
+// (matching ErrUnsupported) when the server has no such endpoint.
 // The request is never retried. Credentials and consumer groups are not
 // part of that endpoint's configuration and are not sent.
 func (c *Client) Validate(ctx context.Context, resources []model.Resource) error {
@@ -37,7 +38,7 @@ func (c *Client) Validate(ctx context.Context, resources []model.Resource) error
 	switch c.cfg.Backend {
 	case BackendAPI7EE:
 		if !v.AtLeast(3, 9, 10) {
-			return fmt.Errorf("validate: configs/validate needs API7 Enterprise 3.9.10 or later (server %s): %w", v, ErrUnsupported)
+			return unsupported("validate: configs/validate before API7 Enterprise 3.9.10 (server %s)", v)
 		}
 		m, err := c.api7Mapper(ctx)
 		if err != nil {
@@ -58,7 +59,7 @@ func (c *Client) Validate(ctx context.Context, resources []model.Resource) error
 		}
 	default:
 		if !v.AtLeast(3, 17, 0) {
-			return fmt.Errorf("validate: configs/validate needs APISIX 3.17 or later (server %s): %w", v, ErrUnsupported)
+			return unsupported("validate: configs/validate before APISIX 3.17 (server %s)", v)
 		}
 		m := c.apisixMapper()
 		for _, r := range resources {
@@ -74,12 +75,9 @@ func (c *Client) Validate(ctx context.Context, resources []model.Resource) error
 				if w.method != http.MethodPut {
 					continue
 				}
-				coll := collectionOf(w.path)
-				k := r.Key
-				if coll == "upstreams" && r.Key.Kind == model.KindService {
-					k = model.Key{Kind: model.KindUpstream, ID: r.Key.ID}
-				}
-				add(coll, r.Key, validateObject(k, w.body.(map[string]any)))
+				// A service's default upstream has the service's ID; its
+				// errors are reported against the service.
+				add(collectionOf(w.path), r.Key, validateObject(r.Key, w.body.(map[string]any)))
 			}
 		}
 	}
@@ -89,7 +87,7 @@ func (c *Client) Validate(ctx context.Context, resources []model.Resource) error
 		case err == nil:
 			_ = resp // 200 {}: accepted
 		case errors.Is(err, ErrNotFound):
-			return fmt.Errorf("validate: %w", ErrUnsupported)
+			return unsupported("validate: configs/validate (the server answered 404)")
 		default:
 			var apiErr *APIError
 			if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusBadRequest {

@@ -19,9 +19,9 @@ var (
 	// idRE is APISIX's id_schema for strings, and the only characters a
 	// path segment built from an ID may hold.
 	idRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-	// usernameRE is APISIX's consumer username (3.13+: dashes allowed), at
+	// usernameRE is a consumer username (APISIX 3.13+: dashes; API7: dots), at
 	// most 64 characters like every ID the model accepts.
-	usernameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	usernameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 	// pluginRE is a plugin name, used as the ID of global rules and plugin
 	// metadata.
 	pluginRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)

@@ -184,21 +184,21 @@ func TestReadInverse(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m := apisixMapper{managedBy: "adc", version: tt.version}
 			steps := readTranscript(t, "testdata/"+tt.dir+"/"+tt.transcript)
-			inv := m.inventory(apisixListsFrom(t, steps, tt.from, tt.to))
+			inv, _ := m.inventory(apisixListsFrom(t, steps, tt.from, tt.to))
 			if len(inv.Unowned) != 0 {
 				t.Errorf("unowned: %v", inv.Unowned)
 			}
 			defaults := apisixDefaults(tt.version, tt.plugins)
 			want := map[model.Key]any{}
 			for _, r := range adcResources(t, "testdata/"+tt.dir+"/"+tt.input) {
-				want[r.Key] = normalizeJSON(t, withoutKeys(withDefaults(r, defaults)))
+				want[r.Key] = comparable(t, withoutKeys(withDefaults(r, defaults)))
 			}
 			if len(want) < 3 {
 				t.Fatalf("only %d resources in %s", len(want), tt.input)
 			}
 			got := map[model.Key]any{}
 			for _, r := range inv.Owned {
-				got[r.Key] = normalizeJSON(t, r)
+				got[r.Key] = comparable(t, r)
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
@@ -314,7 +314,7 @@ func TestInventoryOwnership(t *testing.T) {
 			item("edge", map[string]any{"plugins": map[string]any{"cors": map[string]any{}, "ip-restriction": map[string]any{}}}),
 		},
 	}
-	inv := m.inventory(l)
+	inv, _ := m.inventory(l)
 	var owned []string
 	for _, r := range inv.Owned {
 		owned = append(owned, r.Key.String())

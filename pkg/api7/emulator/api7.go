@@ -227,12 +227,7 @@ func (g *gw) api7Runtime(r *http.Request, segs []string, body []byte, args url.V
 }
 
 // api7Present is what GET shows: SSL keys stripped.
-func (g *gw) api7Present(o *object) map[string]any {
-	if o.col != "ssls" {
-		return o.value
-	}
-	return g.present(o.col, o.value, true, false)
-}
+func (g *gw) api7Present(o *object) json.RawMessage { return readValue(o) }
 
 // api7List lists a runtime collection: filters labels[k]=v, service_id,
 // search; order by created_at (default descending, direction=asc to flip);
@@ -265,9 +260,9 @@ func (g *gw) api7List(col string, args url.Values) response {
 		page = n
 	}
 	c := g.st.col(col, false)
-	list := []any{}
+	var list []json.RawMessage
 	if c == nil {
-		return response{status: 200, body: map[string]any{"list": list, "total": json.Number("0")}}
+		return listResponse(nil, 0, false, false)
 	}
 	filtered := len(labels) > 0 || serviceID != "" || search != "" || byUpdated
 	if !filtered {
@@ -277,7 +272,7 @@ func (g *gw) api7List(col string, args url.Values) response {
 			from, n = (page-1)*size, size
 		}
 		if from >= total {
-			return response{status: 200, body: map[string]any{"list": list, "total": jsonInt(total)}}
+			return listResponse(list, total, false, false)
 		}
 		n = min(n, total-from)
 		start := from
@@ -300,7 +295,7 @@ func (g *gw) api7List(col string, args url.Values) response {
 		for _, o := range page {
 			list = append(list, g.api7Present(o))
 		}
-		return response{status: 200, body: map[string]any{"list": list, "total": jsonInt(total)}}
+		return listResponse(list, total, false, false)
 	}
 	var matched []*object
 	keep := func(o *object) bool {
@@ -363,7 +358,7 @@ func (g *gw) api7List(col string, args url.Values) response {
 	for _, o := range matched {
 		list = append(list, g.api7Present(o))
 	}
-	return response{status: 200, body: map[string]any{"list": list, "total": jsonInt(total)}}
+	return listResponse(list, total, false, false)
 }
 
 // api7MetadataMap is GET /plugin_metadata: one map of plugin name to
@@ -384,10 +379,12 @@ func (g *gw) api7MetadataMap() response {
 // api7Validate checks a runtime object; it fills scalar defaults into v.
 func (g *gw) api7Validate(s *schema, v map[string]any) *apiErr {
 	if err := s.validate(v, vopts{fill: true, scalarsOnly: true}); err != nil {
-		return bad("invalid configuration: " + err.Error())
+		return bad(api7Message(err.Error()))
 	}
 	if pl, ok := v["plugins"]; ok {
-		if err := g.checkPlugins(pl, false); err != nil {
+		// On a copy: plugin defaults are checked, not stored (GET
+		// /api/schema/core reports core defaults only).
+		if err := g.checkPlugins(deepCopy(pl), false); err != nil {
 			return err
 		}
 	}
@@ -436,9 +433,9 @@ func (g *gw) api7Put(col, id string, in map[string]any) response {
 		}
 		m["username"] = id
 		if e := g.e.api7s.consumer.validate(m, vopts{fill: true, scalarsOnly: true}); e != nil {
-			err = bad("invalid configuration: " + e.Error())
+			err = bad(api7Message(e.Error()))
 		} else if pl, ok := m["plugins"]; ok {
-			err = g.checkPlugins(pl, true)
+			err = g.checkPlugins(deepCopy(pl), true)
 		}
 		if err == nil {
 			err = g.checkDuplicateKeys(m, "consumers/"+id)
@@ -456,7 +453,7 @@ func (g *gw) api7Put(col, id string, in map[string]any) response {
 		}
 		if p.metadata != nil {
 			if e := p.metadata.validate(m, vopts{fill: true, scalarsOnly: true}); e != nil {
-				err = bad("invalid configuration: " + e.Error())
+				err = bad(api7Message(e.Error()))
 			}
 		}
 	}
@@ -560,7 +557,7 @@ func (g *gw) api7ServiceUpstreams(method, sid, uid string, conf any, hasBody boo
 			}
 			if c := g.st.col(col, false); c != nil {
 				c.byCreated.Ascend(0, func(_ int64, o *object) bool {
-					list = append(list, o.value)
+					list = append(list, readValue(o))
 					return true
 				})
 			}
@@ -576,7 +573,7 @@ func (g *gw) api7ServiceUpstreams(method, sid, uid string, conf any, hasBody boo
 		if !ok {
 			return api7Err(http.StatusNotFound, "not found")
 		}
-		return api7Value(http.StatusOK, o.value)
+		return api7Value(http.StatusOK, readValue(o))
 	case http.MethodPut:
 		if uid == "" {
 			return api7Err(http.StatusBadRequest, "missing id")
@@ -598,7 +595,7 @@ func (g *gw) api7ServiceUpstreams(method, sid, uid string, conf any, hasBody boo
 			sch = g.e.api7s.streamUpstream
 		}
 		if err := sch.validate(m, vopts{fill: true, scalarsOnly: true}); err != nil {
-			return api7Err(http.StatusBadRequest, "invalid configuration: "+err.Error())
+			return api7Err(http.StatusBadRequest, api7Message(err.Error()))
 		}
 		if uid == sid {
 			// The default upstream is the service's inline upstream.
@@ -663,9 +660,9 @@ func (g *gw) api7Credentials(method, username, cid string, conf any, hasBody boo
 			}
 		}
 		if err := g.e.api7s.credential.validate(m, vopts{fill: true, scalarsOnly: true}); err != nil {
-			return api7Err(http.StatusBadRequest, "invalid configuration: "+err.Error())
+			return api7Err(http.StatusBadRequest, api7Message(err.Error()))
 		}
-		if err := g.checkPlugins(m["plugins"], true); err != nil {
+		if err := g.checkPlugins(deepCopy(m["plugins"]), true); err != nil {
 			return fromErr(&apiErr{status: err.status, body: err.body, noV3: true})
 		}
 		pm, _ := m["plugins"].(map[string]any)

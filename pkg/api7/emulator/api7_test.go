@@ -257,15 +257,22 @@ func TestAPI7RoutesAndCascade(t *testing.T) {
 	if at(r.body, "value", "priority") != json.Number("0") || at(r.body, "value", "route_id") != nil || at(r.body, "value", "id") != "r1" {
 		t.Errorf("route %s", r.raw)
 	}
+	// Plugin defaults are checked but not stored: /api/schema/core reports
+	// core defaults only, and a client merging those must see no drift.
+	h.call("PUT", "/apisix/admin/routes/r8"+q, a7Token, map[string]any{"name": "r8", "paths": []any{"/k"}, "service_id": "s1",
+		"plugins": map[string]any{"key-auth": map[string]any{}}}).mustStatus(t, 200)
+	if r8 := h.call("GET", "/apisix/admin/routes/r8"+q, a7Token, nil); len(at(r8.body, "value", "plugins", "key-auth").(map[string]any)) != 0 {
+		t.Errorf("plugin defaults stored: %s", r8.raw)
+	}
 	l := h.call("GET", "/apisix/admin/routes"+q+"&service_id=s1", a7Token, nil).mustStatus(t, 200)
-	if at(l.body, "total") != json.Number("2") {
+	if at(l.body, "total") != json.Number("3") {
 		t.Errorf("routes of s1: %s", l.raw)
 	}
 	h.call("PUT", "/apisix/admin/services/s1/upstreams/extra"+q, a7Token, map[string]any{
 		"name": "extra", "nodes": []any{map[string]any{"host": "10.0.0.9", "port": 80, "weight": 1}},
 	}).mustStatus(t, 200)
 	h.call("DELETE", "/apisix/admin/services/s1"+q, a7Token, nil).mustStatus(t, 200)
-	for _, p := range []string{"/apisix/admin/routes/r1", "/apisix/admin/routes/r2", "/apisix/admin/services/s1"} {
+	for _, p := range []string{"/apisix/admin/routes/r1", "/apisix/admin/routes/r2", "/apisix/admin/routes/r8", "/apisix/admin/services/s1"} {
 		h.call("GET", p+q, a7Token, nil).mustStatus(t, 404)
 	}
 	h.call("GET", "/apisix/admin/routes/r3"+q, a7Token, nil).mustStatus(t, 200)
@@ -379,5 +386,32 @@ func TestAPI7ConfigsValidate(t *testing.T) {
 	}).mustStatus(t, 400)
 	if at(r.body, "errors", 0, "resource_type") != "routes" || at(r.body, "errors", 0, "index") != json.Number("0") {
 		t.Errorf("errors %s", r.raw)
+	}
+}
+
+func TestAPI7ErrorWording(t *testing.T) {
+	h := newAPI7(t)
+	q := "?gateway_group_id=default"
+	h.call("PUT", "/apisix/admin/services/s1"+q, a7Token, svcBody("s1")).mustStatus(t, 200)
+	tests := []struct {
+		name string
+		path string
+		body map[string]any
+		want string
+	}{
+		{"wrong type", "/apisix/admin/services/s2", map[string]any{"name": "s2", "path_prefix": 1}, `Error at "/path_prefix": value must be a string`},
+		{"missing property", "/apisix/admin/services/s2", map[string]any{"hosts": []any{"a.test"}}, `Error at "/name": property "name" is missing`},
+		{"unsupported property", "/apisix/admin/routes/r1", map[string]any{"name": "r", "paths": []any{"/a"}, "service_id": "s1", "uris": []any{"/a"}}, `Error at "/uris": property "uris" is unsupported`},
+		{"nested item", "/apisix/admin/services/s2", map[string]any{"name": "s2", "upstream": map[string]any{"nodes": []any{map[string]any{"host": "a", "weight": "x"}}}},
+			`Error at "/upstream/nodes/0/weight": value must be an integer`},
+		{"pattern", "/apisix/admin/services/s2", map[string]any{"name": "s2", "path_prefix": "api"}, `Error at "/path_prefix": string doesn't match the regular expression "^/"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := h.call("PUT", tt.path+q, a7Token, tt.body).mustStatus(t, 400)
+			if got := at(r.body, "error_msg"); got != tt.want {
+				t.Errorf("error_msg %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -52,7 +52,10 @@ func resources() map[string]*resource {
 	return out
 }
 
-var credentialResource = &resource{name: "credentials", kind: "credential", unsupported: map[string]bool{"POST": true, "PATCH": true}}
+// credentialResource describes /consumers/{username}/credentials.
+func credentialResource() *resource {
+	return &resource{name: "credentials", kind: "credential", unsupported: map[string]bool{"POST": true, "PATCH": true}}
+}
 
 // gw is the context of one request against one gateway's store.
 type gw struct {
@@ -63,7 +66,9 @@ type gw struct {
 	api7 bool
 	// noRefs skips reference lookups (configs/validate).
 	noRefs bool
-	rec    *recorder
+	// ttl is the ?ttl= lease of a write (0: none).
+	ttl time.Duration
+	rec *recorder
 }
 
 // route serves a request whose latency, hooks and faults are done.
@@ -123,6 +128,7 @@ func (e *Emulator) serveAPISIX(w *recorder, r *http.Request, body []byte) {
 	}
 	e.dataMu.Lock()
 	g := &gw{e: e, st: e.gw, now: e.cfg.now(), rec: w}
+	g.st.expire(g.now)
 	resp := g.dispatch(r, segs, body)
 	e.dataMu.Unlock()
 	resp.write(w)
@@ -137,6 +143,7 @@ type response struct {
 	empty  bool // no body at all
 	nginx  bool // an nginx HTML error page
 	r      *http.Request
+	json   []byte // a pre-encoded JSON body (lists), sent as is
 }
 
 func (resp response) write(w http.ResponseWriter) {
@@ -153,6 +160,15 @@ func (resp response) write(w http.ResponseWriter) {
 	case resp.raw:
 		s, _ := resp.body.(string)
 		writeRaw(w, resp.status, s, "application/json", resp.v3)
+	case resp.json != nil:
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		if resp.v3 {
+			h.Set("X-API-VERSION", "v3")
+		}
+		h.Set("Content-Length", strconv.Itoa(len(resp.json)))
+		w.WriteHeader(resp.status)
+		_, _ = w.Write(resp.json)
 	default:
 		writeJSON(w, resp.status, resp.body, resp.v3)
 	}
@@ -203,6 +219,14 @@ func (g *gw) dispatch(r *http.Request, segs []string, body []byte) response {
 		return fromErr(perr)
 	}
 	args := rawQueryValues(r.URL)
+	g.ttl = 0
+	if args.Has("ttl") && (r.Method == http.MethodPut || r.Method == http.MethodPost || r.Method == http.MethodPatch) {
+		n, err := strconv.ParseFloat(args.Get("ttl"), 64)
+		if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
+			return fromErr(bad("invalid argument ttl: should be a number"))
+		}
+		g.ttl = time.Duration(n * float64(time.Second))
+	}
 	// consumers/{u}/credentials[/{id}]
 	if res == "consumers" && len(segs) >= 3 && segs[2] == "credentials" {
 		return g.credentials(r, segs[1], segs[3:], conf, hasBody, args)
@@ -300,7 +324,7 @@ func (g *gw) serve(r *http.Request, rs *resource, id string, sub []string, conf 
 		if id == "" {
 			return g.list(rs, "", args)
 		}
-		return g.getOne(rs.name, id, rs.name == "ssls")
+		return g.getOne(rs.name, id)
 	case http.MethodPut:
 		return g.put(r, rs, rs.name, id, conf, hasBody)
 	case http.MethodPost:
@@ -318,8 +342,8 @@ func bad405(method, kind string) *apiErr {
 }
 
 // envelope renders a stored object for GET (with indexes) or writes.
-func (g *gw) envelope(o *object, withIndex, stripKeys, forWrite bool) map[string]any {
-	v := g.present(o.col, o.value, stripKeys, forWrite)
+func (g *gw) envelope(o *object, withIndex, strip, forWrite bool) map[string]any {
+	v := g.present(o.col, o.value, strip, forWrite)
 	m := map[string]any{"key": o.key(), "value": v}
 	if withIndex {
 		m["createdIndex"] = json.Number(strconv.FormatInt(o.created, 10))
@@ -330,17 +354,9 @@ func (g *gw) envelope(o *object, withIndex, stripKeys, forWrite bool) map[string
 
 // present turns a stored value into what the Admin API shows: SSL keys
 // stripped on reads; plugin secrets and SSL keys encrypted on writes.
-func (g *gw) present(col string, v map[string]any, stripKeys, forWrite bool) map[string]any {
-	if stripKeys {
-		if _, ok := v["key"]; ok || v["keys"] != nil {
-			c := make(map[string]any, len(v))
-			for k, x := range v {
-				if k != "key" && k != "keys" {
-					c[k] = x
-				}
-			}
-			v = c
-		}
+func (g *gw) present(col string, v map[string]any, strip, forWrite bool) map[string]any {
+	if strip {
+		v = stripKeys(v)
 	}
 	if forWrite && !g.e.cfg.noEncryption {
 		v = g.encrypted(col, v)
@@ -401,23 +417,76 @@ func (g *gw) encrypted(col string, v map[string]any) map[string]any {
 	return out
 }
 
-func (g *gw) getOne(col, id string, stripKeys bool) response {
+func (g *gw) getOne(col, id string) response {
 	o, found := g.st.get(col, id)
 	if !found {
 		return fromErr(keyNotFound())
 	}
-	return ok(http.StatusOK, g.envelope(o, true, stripKeys, false))
+	it := readItem(o)
+	b := make([]byte, len(it)+1)
+	copy(b, it)
+	b[len(it)] = '\n'
+	return response{status: http.StatusOK, json: b, v3: true}
+}
+
+// readValue is the stored value as GET shows it (SSL keys stripped),
+// encoded once per version of the object.
+func readValue(o *object) json.RawMessage {
+	if o.enc == nil {
+		v := o.value
+		if o.col == "ssls" {
+			v = stripKeys(v)
+		}
+		o.enc = marshalCompact(v)
+	}
+	return o.enc
+}
+
+// readItem is the v3 envelope of a read: key, value and the indexes.
+func readItem(o *object) json.RawMessage {
+	if o.item != nil {
+		return o.item
+	}
+	v := readValue(o)
+	key, _ := json.Marshal(o.key())
+	b := make([]byte, 0, len(v)+len(key)+64)
+	b = append(b, `{"key":`...)
+	b = append(b, key...)
+	b = append(b, `,"value":`...)
+	b = append(b, v...)
+	b = append(b, `,"createdIndex":`...)
+	b = strconv.AppendInt(b, o.created, 10)
+	b = append(b, `,"modifiedIndex":`...)
+	b = strconv.AppendInt(b, o.modified, 10)
+	b = append(b, '}')
+	o.item = b
+	return b
+}
+
+func stripKeys(v map[string]any) map[string]any {
+	_, k := v["key"]
+	_, ks := v["keys"]
+	if !k && !ks {
+		return v
+	}
+	c := make(map[string]any, len(v))
+	for key, x := range v {
+		if key != "key" && key != "keys" {
+			c[key] = x
+		}
+	}
+	return c
 }
 
 // list serves GET on a collection: filters, then key order, or createdIndex
 // order when paging.
 func (g *gw) list(rs *resource, prefix string, args url.Values) response {
-	return g.listCol(rs.name, prefix, args, rs.name == "ssls", nil)
+	return g.listCol(rs.name, prefix, args, nil)
 }
 
 // listCol lists a collection. keep, when not nil, pre-filters the items
 // (API7's service_id parameter).
-func (g *gw) listCol(col, prefix string, args url.Values, stripKeys bool, keep func(*object) bool) response {
+func (g *gw) listCol(col, prefix string, args url.Values, keep func(*object) bool) response {
 	c := g.st.col(col, false)
 	page, size, paged, perr := pagination(args)
 	if perr != nil {
@@ -427,13 +496,13 @@ func (g *gw) listCol(col, prefix string, args url.Values, stripKeys bool, keep f
 	if err != nil {
 		return fromErr(err)
 	}
-	items := []any{}
+	var items []json.RawMessage
 	total := 0
 	if c == nil {
 		if paged {
-			return ok(200, map[string]any{"list": emptyPage(0, page, size), "total": json.Number("0")})
+			return listResponse(nil, 0, true, true)
 		}
-		return ok(200, map[string]any{"list": items, "total": json.Number("0")})
+		return listResponse(nil, 0, false, true)
 	}
 	if f.none() && keep == nil && prefix == "" {
 		// The common cases stay O(page) after an O(log n) seek.
@@ -441,22 +510,22 @@ func (g *gw) listCol(col, prefix string, args url.Values, stripKeys bool, keep f
 		if paged {
 			from, to := pageBounds(page, size)
 			if from < 0 || from >= total {
-				return ok(200, map[string]any{"list": map[string]any{}, "total": json.Number(strconv.Itoa(total))})
+				return listResponse(nil, total, true, true)
 			}
 			c.byCreated.Ascend(from, func(_ int64, o *object) bool {
 				if len(items) >= to-from {
 					return false
 				}
-				items = append(items, g.envelope(o, true, stripKeys, false))
+				items = append(items, readItem(o))
 				return true
 			})
 		} else {
 			c.byKey.Ascend(0, func(_ string, o *object) bool {
-				items = append(items, g.envelope(o, true, stripKeys, false))
+				items = append(items, readItem(o))
 				return true
 			})
 		}
-		return ok(200, map[string]any{"list": items, "total": json.Number(strconv.Itoa(total))})
+		return listResponse(items, total, false, true)
 	}
 	var matched []*object
 	walk := func(_ string, o *object) bool {
@@ -478,7 +547,7 @@ func (g *gw) listCol(col, prefix string, args url.Values, stripKeys bool, keep f
 		sort.SliceStable(matched, func(i, j int) bool { return matched[i].created < matched[j].created })
 		from, to := pageBounds(page, size)
 		if from < 0 || from >= total {
-			return ok(200, map[string]any{"list": map[string]any{}, "total": json.Number(strconv.Itoa(total))})
+			return listResponse(nil, total, true, true)
 		}
 		if to > total {
 			to = total
@@ -486,12 +555,38 @@ func (g *gw) listCol(col, prefix string, args url.Values, stripKeys bool, keep f
 		matched = matched[from:to]
 	}
 	for _, o := range matched {
-		items = append(items, g.envelope(o, true, stripKeys, false))
+		items = append(items, readItem(o))
 	}
-	return ok(200, map[string]any{"list": items, "total": json.Number(strconv.Itoa(total))})
+	return listResponse(items, total, false, true)
 }
 
-func emptyPage(int, float64, float64) any { return map[string]any{} }
+// listResponse encodes {"list":[...],"total":N} from pre-encoded items
+// without re-validating them; emptyObject renders an empty list as {} (the
+// empty page of APISIX's paged lists).
+func listResponse(items []json.RawMessage, total int, emptyObject, v3 bool) response {
+	n := 32
+	for _, it := range items {
+		n += len(it) + 1
+	}
+	b := make([]byte, 0, n)
+	b = append(b, `{"list":`...)
+	if len(items) == 0 && emptyObject {
+		b = append(b, "{}"...)
+	} else {
+		b = append(b, '[')
+		for i, it := range items {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, it...)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"total":`...)
+	b = strconv.AppendInt(b, int64(total), 10)
+	b = append(b, "}\n"...)
+	return response{status: http.StatusOK, json: b, v3: v3}
+}
 
 // pagination reads page and page_size as APISIX's v3 adapter does: paging
 // only when both are numbers.
@@ -757,6 +852,9 @@ func (g *gw) injectTimes(col, id string, conf map[string]any) {
 // write stores a value and answers 201 (created) or 200 (replaced).
 func (g *gw) write(col, id string, value map[string]any) response {
 	o, created := g.st.put(col, id, value, g.e.cfg.deleteLag, g.now)
+	if g.ttl > 0 {
+		g.st.attachLease(o, g.now.Add(g.ttl))
+	}
 	g.rec.mutated = true
 	status := http.StatusOK
 	if created {

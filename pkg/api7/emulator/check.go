@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -521,13 +520,3 @@ func (g *gw) schemaFor(res string) (*schema, bool) {
 }
 
 func jsonInt(n int) json.Number { return json.Number(strconv.Itoa(n)) }
-
-// sortedIDs is a helper for deterministic iteration of object ids.
-func sortedIDs(m map[string]*object) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}

@@ -674,3 +674,60 @@ func TestADCLive(t *testing.T) {
 		})
 	}
 }
+
+// TestCompareDetectsDifferences keeps the comparator honest: each kind of
+// difference the README lists must be reported.
+func TestCompareDetectsDifferences(t *testing.T) {
+	base := loadTranscript(t, filepath.Join("testdata", "conformance", "apisix-3.18", "transcripts", "06-pagination-filters.jsonl"))
+	if got := compareTranscripts(base, base); len(got) != 0 {
+		t.Fatalf("a transcript differs from itself: %v", got)
+	}
+	clone := func() []transcriptStep {
+		b, _ := json.Marshal(base)
+		var c []transcriptStep
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.UseNumber()
+		if err := d.Decode(&c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	tests := []struct {
+		name   string
+		mutate func(s []transcriptStep)
+	}{
+		{"status", func(s []transcriptStep) { s[0].Response.Status = 200 }},
+		{"content type", func(s []transcriptStep) { s[0].Response.ContentType = "text/plain" }},
+		{"Server", func(s []transcriptStep) { s[0].Response.Headers["Server"] = "APISIX/3.17.0" }},
+		{"X-API-VERSION absent", func(s []transcriptStep) { delete(s[0].Response.Headers, "X-API-VERSION") }},
+		{"text body", func(s []transcriptStep) { s[17].Response.Body = "page_size must be between 10 and 500\n" }},
+		{"{} is not []", func(s []transcriptStep) { s[15].Response.Body.(map[string]any)["list"] = []any{} }},
+		{"array order", func(s []transcriptStep) {
+			l := s[12].Response.Body.(map[string]any)["list"].([]any)
+			l[0], l[1] = l[1], l[0]
+		}},
+		{"index order", func(s []transcriptStep) {
+			s[13].Response.Body.(map[string]any)["list"].([]any)[0].(map[string]any)["createdIndex"] = json.Number("9999")
+		}},
+		{"a value", func(s []transcriptStep) {
+			s[0].Response.Body.(map[string]any)["value"].(map[string]any)["name"] = "other"
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			act := clone()
+			tt.mutate(act)
+			if got := compareTranscripts(base, act); len(got) == 0 {
+				t.Error("difference not reported")
+			}
+		})
+	}
+	t.Run("volatile values are not differences", func(t *testing.T) {
+		act := clone()
+		v := act[0].Response.Body.(map[string]any)["value"].(map[string]any)
+		v["create_time"], v["update_time"] = json.Number("1"), json.Number("2")
+		if got := compareTranscripts(base, act); len(got) != 0 {
+			t.Errorf("timestamps compared literally: %v", got)
+		}
+	})
+}

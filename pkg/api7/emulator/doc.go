@@ -46,16 +46,20 @@
 //   - WithGatewayGroups(names...): api7ee gateway groups (default "default").
 //   - WithAPI7Version(v): what api7ee's GET /api/version answers.
 //   - WithRequestLogSize(n): how many requests the log keeps.
+//   - WithHolderHeader(name): the header recorded as Request.Holder (default
+//     X-Reconciler-Holder), to tell replicas apart in leader-election tests.
 //
 // Control methods, safe for concurrent use: Reset (empty stores, log and
 // counters), AddToken, RotateToken (the old value stops working at once),
 // RevokeToken, ExpireToken, SetLatency, SetFaults, AddHook (returns a
 // remover), Requests (the log: time, method, path with any api_key value
 // redacted, status, token identity — the token's name, never the token —,
-// duration, fault), Counters (requests by method and status, writes,
-// deletes, faults, in flight and its high-water mark), MaxInFlight, Count
+// duration, fault, User-Agent, holder), Counters (requests by method and
+// status, writes, deletes, faults, in flight and its high-water mark),
+// MaxInFlight, Count
 // (objects in a collection), GatewayGroupID, Save and Load (the store as
-// JSON, for `reconciler emulator --state`), Close (releases hung requests).
+// JSON, for `reconciler emulator --state`), Close (releases hung requests;
+// later injected hangs return at once).
 //
 // # Fidelity (apisix flavour)
 //
@@ -85,7 +89,85 @@
 //   - An SSL certificate with an unrelated private key is accepted: like
 //     APISIX, the emulator parses both but does not check they are a pair.
 //
-// Not emulated: etcd leases (?ttl=), proto compilation (any content string
-// is accepted), traffic-split references in upstream delete checks, the
-// standalone (yaml) config provider, HTTP Basic auth.
+// ?ttl=N on a write attaches an etcd lease: the key disappears N seconds
+// later (by WithClock's clock) unless rewritten without one.
+//
+// Not emulated: proto compilation (any content string is accepted),
+// traffic-split references in upstream delete checks, the standalone (yaml)
+// config provider, HTTP Basic auth, CORS preflight details beyond the status
+// and headers recorded; upstream tls.client_key is returned as sent (APISIX
+// is believed to return its ciphertext). Only key-auth's schema is in the
+// corpus: the other plugin schemas follow APISIX's sources as far as known,
+// with the defaults the 3.13 corpus shows; plugins beyond the five recorded
+// ones have looser constraints. The delete-check lag delays only the
+// removal of references (the race that matters), not their creation.
+//
+// # The api7ee flavour: assumptions
+//
+// No API7 Enterprise server was recorded. The flavour follows ADC's
+// backend-api7 (a real client, tested by API7 against 3.5–3.10), the 3.2.14
+// OpenAPI document and the docs (reference §2). Where those are silent the
+// emulator chooses, and says so here; clients should rely on statuses and
+// envelopes, not on the wording of error messages.
+//
+//   - Tokens travel in the X-API-KEY header or in a cookie named X-API-KEY.
+//     APISIX's api_key query and x_api_key cookie are not read. No token, an
+//     unknown one or an expired one (ExpireToken) answers 401
+//     {"error_msg":"unauthorized: …"}; a viewer token writing answers 403.
+//     RotateToken is API7's "regenerate": the old value fails at once.
+//   - Tokens starting "a7adm-" are gateway-group admin keys: gateway_group_id
+//     is optional with them (the first configured group is used when it is
+//     absent). Every other token must pass ?gateway_group_id= on the runtime
+//     API: missing → 400 {"error_msg":"gateway_group_id is required"};
+//     unknown → 404 {"error_msg":"gateway group not found"}.
+//   - Gateway groups (WithGatewayGroups) have the id "default" for the group
+//     named default and "gg-<name>" for the others; each has its own store.
+//     GET /api/gateway_groups takes ?search= (substring) and ?name= (exact)
+//     and answers {"list":[{id,name,description,type,labels,created_at,
+//     updated_at}],"total":N}; GET /api/gateway_groups/{id} {"value":{…}}.
+//   - GET /api/version answers {"value":"<WithAPI7Version>"}. GET
+//     /api/schema/core answers {"value":{route, service, stream_service,
+//     upstream, stream_route, consumer, consumer_credential, ssl,
+//     global_rule}}: JSON schemas carrying the defaults of reference §2.3
+//     (route priority 0 and timeouts 60; service strip_path_prefix true;
+//     upstream name "default", type roundrobin, scheme http — tcp for stream
+//     services —, hash_on vars, pass_host pass, retry_timeout 0, keepalive
+//     320/60/1000, node priority 0, discovery_args {}; ssl type server).
+//   - Answers carry no Server and no X-API-VERSION header. GET one:
+//     {"value":{…}}; lists: {"list":[objects, not envelopes],"total":N};
+//     PUT (create or replace): 200 {"value":{…}}; DELETE: 200 {}; not found:
+//     404 {"error_msg":"not found"}; a schema violation: 400 worded as
+//     kin-openapi words it, the form ADC's e2e tests show (`Error at
+//     "/path_prefix": value must be a string`, `Error at "/name": property
+//     "name" is missing`, `… property "uris" is unsupported`); plugin and
+//     reference errors keep APISIX's wording.
+//   - Stored objects gain id (from the URL; a body's id, route_id,
+//     service_id or stream_route_id must match it), created_at and
+//     updated_at (unix seconds, server-managed: ignored in bodies) and the
+//     scalar defaults above. Nested objects (timeout, keepalive_pool) are
+//     not added when absent, as ADC merges defaults, so an ADC-style diff of
+//     what was written converges.
+//   - Services need a name; type is http or stream. Routes need name, paths
+//     (uris, hosts and upstream are refused) and the id of an existing http
+//     service; stream routes need a stream service. The service's upstream
+//     is inline; GET /services/{id}/upstreams lists it first (with id = the
+//     service id) and then the extra upstreams by creation;
+//     PUT /services/{id}/upstreams/{service id} replaces the inline one.
+//   - Deleting a service deletes its routes, stream routes and extra
+//     upstreams; deleting a consumer its credentials. There are no "still
+//     using it now" checks. A consumer's credential list is 200 with an
+//     empty list when it has none (404 when the consumer is missing).
+//   - Lists are unpaged unless page_size (1..1000) is given, with page from
+//     1; they are ordered by creation, newest first (direction=asc flips;
+//     order_by=updated_at sorts by update time); filters: labels[k]=v
+//     (exact, ANDed), service_id (routes, stream routes), search (name
+//     substring). GET /plugin_metadata answers one map {"value":{plugin:
+//     metadata}}.
+//   - Standalone upstreams, plugin configs, consumer groups, protos and
+//     secrets are not exposed (404). Write responses echo secrets in
+//     plaintext. Every plugin of the catalogue is enabled unless WithPlugins
+//     says otherwise. POST /apisix/admin/configs/validate checks items
+//     without references and answers 200 {} or 400 {"error_msg":
+//     "Configuration validation failed","errors":[{resource_type,index,
+//     error}]}. Duplicate auth keys are refused as in APISIX 3.18.
 package emulator

@@ -155,7 +155,16 @@ type Request struct {
 	Token    string // the token's identity (name), IdentityNone or IdentityUnknown; never the token
 	Duration time.Duration
 	Fault    string // "503", "429", "hang", "truncate", "hook" when one was applied
+	// UserAgent is the request's User-Agent; Holder the value of the holder
+	// header (WithHolderHeader, default DefaultHolderHeader), so tests of
+	// leader election can tell which replica wrote.
+	UserAgent string
+	Holder    string
 }
+
+// DefaultHolderHeader is the header whose value the request log records as
+// Request.Holder.
+const DefaultHolderHeader = "X-Reconciler-Holder"
 
 // Counters are totals since the emulator started or was last Reset.
 type Counters struct {
@@ -177,24 +186,24 @@ type tokenEntry struct {
 }
 
 type config struct {
-	backend          Backend
-	tokens           []tokenEntry
-	noAuth           bool
-	version          string
-	api7Version      string
-	plugins          []string
-	pluginsSet       bool
-	streamMode       bool
-	latency          time.Duration
-	persistDefaults  bool
-	noEncryption     bool
-	faults           Faults
-	deleteLag        time.Duration
-	now              func() time.Time
-	groups           []string
-	hooks            []Hook
-	logSize          int
-	serverHeaderName string
+	backend         Backend
+	tokens          []tokenEntry
+	noAuth          bool
+	version         string
+	api7Version     string
+	plugins         []string
+	pluginsSet      bool
+	streamMode      bool
+	latency         time.Duration
+	persistDefaults bool
+	noEncryption    bool
+	faults          Faults
+	deleteLag       time.Duration
+	now             func() time.Time
+	groups          []string
+	hooks           []Hook
+	logSize         int
+	holderHeader    string
 }
 
 // Option configures an Emulator.
@@ -351,6 +360,17 @@ func WithHook(h Hook) Option {
 	return func(c *config) error { c.hooks = append(c.hooks, h); return nil }
 }
 
+// WithHolderHeader names the request header recorded as Request.Holder.
+func WithHolderHeader(name string) Option {
+	return func(c *config) error {
+		if name == "" {
+			return errors.New("holder header name is empty")
+		}
+		c.holderHeader = name
+		return nil
+	}
+}
+
 // WithRequestLogSize sets how many requests the log keeps (the most recent;
 // default DefaultRequestLogSize; 0 keeps none).
 func WithRequestLogSize(n int) Option {
@@ -408,13 +428,14 @@ type gatewayGroup struct {
 // New builds an emulator.
 func New(opts ...Option) (*Emulator, error) {
 	cfg := config{
-		backend:     BackendAPISIX,
-		version:     DefaultAPISIXVersion,
-		api7Version: DefaultAPI7Version,
-		plugins:     DefaultPlugins(),
-		now:         time.Now,
-		groups:      []string{"default"},
-		logSize:     DefaultRequestLogSize,
+		backend:      BackendAPISIX,
+		version:      DefaultAPISIXVersion,
+		api7Version:  DefaultAPI7Version,
+		plugins:      DefaultPlugins(),
+		now:          time.Now,
+		groups:       []string{"default"},
+		logSize:      DefaultRequestLogSize,
+		holderHeader: DefaultHolderHeader,
 	}
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {
@@ -674,6 +695,14 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.finish(r, rec, identity, fault, start)
 	}()
 
+	// The body is read first: only then does net/http notice a client that
+	// goes away (and cancel the request's context).
+	body, err := readBody(r)
+	if err != nil {
+		rec.status = 499
+		return
+	}
+
 	if lat > 0 {
 		t := time.NewTimer(lat)
 		select {
@@ -685,12 +714,6 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-e.closed:
 			t.Stop()
 		}
-	}
-
-	body, err := readBody(r)
-	if err != nil {
-		rec.status = 499
-		return
 	}
 
 	if reply := e.runHooks(Call{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Body: body, Token: identity}); reply != nil {
@@ -844,13 +867,15 @@ func (e *Emulator) finish(r *http.Request, rec *recorder, identity, fault string
 		return
 	}
 	entry := Request{
-		Time:     start,
-		Method:   r.Method,
-		Path:     redactQuery(r.URL),
-		Status:   rec.status,
-		Token:    identity,
-		Duration: end.Sub(start),
-		Fault:    fault,
+		Time:      start,
+		Method:    r.Method,
+		Path:      redactQuery(r.URL),
+		Status:    rec.status,
+		Token:     identity,
+		Duration:  end.Sub(start),
+		Fault:     fault,
+		UserAgent: r.UserAgent(),
+		Holder:    r.Header.Get(e.cfg.holderHeader),
 	}
 	if len(e.log) < e.cfg.logSize {
 		e.log = append(e.log, entry)

@@ -9,7 +9,7 @@ import (
 
 // credentials serves /consumers/{username}/credentials[/{id}].
 func (g *gw) credentials(r *http.Request, username string, rest []string, conf any, hasBody bool, args url.Values) response {
-	rs := credentialResource
+	rs := credentialResource()
 	col := "consumers/" + username + "/credentials"
 	if rs.unsupported[r.Method] {
 		return fromErr(bad405(r.Method, rs.kind))
@@ -24,9 +24,9 @@ func (g *gw) credentials(r *http.Request, username string, rest []string, conf a
 			if g.st.count(col) == 0 {
 				return fromErr(keyNotFound())
 			}
-			return g.listCol(col, "", args, false, nil)
+			return g.listCol(col, "", args, nil)
 		}
-		return g.getOne(col, id, false)
+		return g.getOne(col, id)
 	case http.MethodPut:
 		if _, found := g.st.get("consumers", username); !found {
 			return fromErr(errMsg(http.StatusNotFound, "consumer not found"))

@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -706,21 +705,4 @@ func (s *schema) hasProp(name string) bool {
 		}
 	}
 	return false
-}
-
-// property returns the sub-schema of a property, or nil.
-func (s *schema) property(name string) *schema {
-	for _, p := range s.props {
-		if p.name == name {
-			return p.s
-		}
-	}
-	return nil
-}
-
-// schemaJSON renders a schema document for the schema endpoints.
-func schemaJSON(s *schema) []byte {
-	var buf bytes.Buffer
-	buf.Write(marshal(s.raw))
-	return buf.Bytes()
 }

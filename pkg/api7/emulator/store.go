@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"container/heap"
 	"sort"
 	"strings"
 	"time"
@@ -13,6 +14,31 @@ type object struct {
 	value    map[string]any // the stored value, secrets in plaintext
 	created  int64          // createdIndex
 	modified int64          // modifiedIndex
+	enc      []byte         // the value as reads show it, encoded once (nil until first read)
+	item     []byte         // the v3 list item / GET envelope, encoded once
+	lease    uint64         // the etcd lease (?ttl=) the key is attached to, 0 for none
+}
+
+// lease is an etcd lease from ?ttl=: the key is deleted when it expires,
+// unless a later write detached it.
+type lease struct {
+	at      time.Time
+	col, id string
+	seq     uint64
+}
+
+// leaseHeap is a min-heap of leases by expiry.
+type leaseHeap []lease
+
+func (h leaseHeap) Len() int           { return len(h) }
+func (h leaseHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h leaseHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *leaseHeap) Push(x any)        { *h = append(*h, x.(lease)) }
+func (h *leaseHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 func (o *object) key() string { return "/apisix/" + o.col + "/" + o.id }
@@ -50,6 +76,27 @@ type store struct {
 	// auth maps "<plugin>\x00<key>" to the consumer or credential using it
 	// ("consumers/alice", "consumers/jack/credentials/c1").
 	auth map[string]string
+	// leases expire keys written with ?ttl=.
+	leases   leaseHeap
+	leaseSeq uint64
+}
+
+// attachLease makes o expire at at (a write with ?ttl=).
+func (s *store) attachLease(o *object, at time.Time) {
+	s.leaseSeq++
+	o.lease = s.leaseSeq
+	heap.Push(&s.leases, lease{at: at, col: o.col, id: o.id, seq: o.lease})
+}
+
+// expire deletes the keys whose lease has run out; it costs O(log n) per
+// expired key and nothing otherwise.
+func (s *store) expire(now time.Time) {
+	for len(s.leases) > 0 && !now.Before(s.leases[0].at) {
+		l := heap.Pop(&s.leases).(lease)
+		if o, ok := s.get(l.col, l.id); ok && o.lease == l.seq {
+			s.del(l.col, l.id, 0, now)
+		}
+	}
 }
 
 // firstRevision is the etcd revision before the first user write: `apisix
@@ -92,6 +139,8 @@ func (s *store) put(col, id string, value map[string]any, lag time.Duration, now
 		s.unlink(old, lag, now)
 		s.unindexAuth(old)
 		old.value = value
+		old.enc, old.item = nil, nil
+		old.lease = 0
 		old.modified = s.rev
 		s.link(old)
 		s.indexAuth(old)

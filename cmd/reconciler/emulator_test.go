@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startEmulator runs `reconciler emulator args...` until the returned stop
+// is called; it returns the served URL (read from stdout) and the exit code
+// channel.
+func startEmulator(t *testing.T, env map[string]string, args ...string) (url string, stop func() int, stderr *syncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	pr, pw := io.Pipe()
+	stderr = &syncBuffer{}
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, append([]string{"emulator", "--listen", "127.0.0.1:0"}, args...),
+			streams{in: strings.NewReader(""), out: pw, err: stderr},
+			func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		cancel()
+		t.Fatalf("no URL on stdout (exit %d): %v\nstderr: %s", <-code, err, stderr)
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	return strings.TrimSpace(line), func() int { cancel(); return <-code }, stderr
+}
+
+func do(t *testing.T, method, url, token, body string) int {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("X-API-KEY", token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
+
+func TestEmulatorVerbServesAndKeepsState(t *testing.T) {
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "admin.key")
+	const token, viewer = "admin-canary-5d1e", "viewer-canary-77aa"
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(dir, "state.json")
+	url, stop, stderr := startEmulator(t, nil, "--token-file", tokenFile, "--viewer-token", viewer, "--state", state, "--latency", "1ms")
+	route := `{"uri":"/x","upstream":{"nodes":{"10.0.0.1:80":1}}}`
+	for _, c := range []struct {
+		method, path, token, body string
+		want                      int
+	}{
+		{"PUT", "/apisix/admin/routes/r1", token, route, 201},
+		{"GET", "/apisix/admin/routes/r1", viewer, "", 200},
+		{"PUT", "/apisix/admin/routes/r2", viewer, route, 401},
+		{"GET", "/apisix/admin/routes", "", "", 401},
+	} {
+		if got := do(t, c.method, url+c.path, c.token, c.body); got != c.want {
+			t.Errorf("%s %s: %d, want %d", c.method, c.path, got, c.want)
+		}
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	log := stderr.String()
+	if strings.Contains(log, "canary") {
+		t.Errorf("a token reached the log:\n%s", log)
+	}
+	if !strings.Contains(log, "emulator listening") || !strings.Contains(log, "state saved") {
+		t.Errorf("log:\n%s", log)
+	}
+	fi, err := os.Stat(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("state file mode %v, want 0600", fi.Mode().Perm())
+	}
+
+	url, stop, stderr = startEmulator(t, map[string]string{"RECONCILER_TOKEN": token}, "--state", state)
+	if got := do(t, "GET", url+"/apisix/admin/routes/r1", token, ""); got != 200 {
+		t.Errorf("after restart: GET r1 %d, want 200 (state not loaded)", got)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+}
+
+func TestEmulatorVerbAPI7(t *testing.T) {
+	url, stop, stderr := startEmulator(t, nil, "--backend", "api7ee", "--token", "a7ee-canary",
+		"--gateway-group", "default", "--gateway-group", "prod")
+	if got := do(t, "GET", url+"/api/gateway_groups?name=prod", "a7ee-canary", ""); got != 200 {
+		t.Errorf("gateway groups: %d", got)
+	}
+	if got := do(t, "GET", url+"/apisix/admin/services?gateway_group_id=gg-prod", "a7ee-canary", ""); got != 200 {
+		t.Errorf("services: %d", got)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+}
+
+func TestEmulatorVerbRefusesBadFlags(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no token", nil, "an admin token is required"},
+		{"token and token file", []string{"--token", "x-canary", "--token-file", empty}, "not both"},
+		{"empty token file", []string{"--token-file", empty}, "is empty"},
+		{"missing token file", []string{"--token-file", filepath.Join(dir, "nope")}, "no such file"},
+		{"bad backend", []string{"--token", "x-canary", "--backend", "kong"}, "unknown backend"},
+		{"bad version", []string{"--token", "x-canary", "--apisix-version", "3"}, "APISIX version"},
+		{"bad fault rate", []string{"--token", "x-canary", "--fault-503-rate", "2"}, "fault rate"},
+		{"viewer equals admin", []string{"--token", "x-canary", "--viewer-token", "x-canary"}, "must differ"},
+		{"bad listen address", []string{"--token", "x-canary", "--listen", "127.0.0.1:-1"}, "listen"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(t.Context(), append([]string{"emulator"}, tt.args...), streams{in: strings.NewReader(""), out: &out, err: &errb},
+				func(string) (string, bool) { return "", false })
+			if code != 1 || !strings.Contains(errb.String(), tt.want) {
+				t.Errorf("exit %d, stderr %q; want 1 and %q", code, errb.String(), tt.want)
+			}
+			if strings.Contains(errb.String(), "x-canary") {
+				t.Errorf("the token reached stderr: %q", errb.String())
+			}
+		})
+	}
+}
