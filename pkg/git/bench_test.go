@@ -41,6 +41,8 @@ func BenchmarkFetch10k(b *testing.B) {
 		caches := b.TempDir() // fresh for each run of the sub-benchmark
 		b.ReportAllocs()
 		i := 0
+		var received int64
+		defer func() { b.ReportMetric(float64(received)/float64(max(i, 1)), "bytes-received/op") }()
 		reportCPU(b, func() {
 			i++
 			src, err := New(Options{URL: url, Path: "gateway", CacheDir: filepath.Join(caches, fmt.Sprint("first", i))})
@@ -54,6 +56,7 @@ func BenchmarkFetch10k(b *testing.B) {
 			if n := r.Files.(*treeFS).Len(); n != 10_000 {
 				b.Fatalf("%d files", n)
 			}
+			received += r.Stats.BytesReceived
 		})
 	})
 	b.Run("go-git/no-change-poll", func(b *testing.B) {
@@ -66,12 +69,16 @@ func BenchmarkFetch10k(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportAllocs()
+		var received, n int64
 		reportCPU(b, func() {
 			r, err := src.Fetch(ctx)
 			if err != nil || !r.Unchanged {
 				b.Fatalf("poll: %v %v", r.Unchanged, err)
 			}
+			received += r.Stats.BytesReceived
+			n++
 		})
+		b.ReportMetric(float64(received)/float64(n), "bytes-received/op")
 	})
 	b.Run("go-git/restart-warm-cache", func(b *testing.B) {
 		caches := b.TempDir() // fresh for each run of the sub-benchmark
