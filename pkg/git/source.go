@@ -246,11 +246,19 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 		// A pinned commit never moves.
 		return s.unchanged()
 	}
-	creds, err := s.opts.Auth.load(s.remote)
-	if err != nil {
-		return Result{}, err
+	// Credentials are read when the network is needed: a pinned commit in
+	// the cache needs none.
+	var d *dialer
+	dial := func() (*dialer, error) {
+		if d == nil {
+			creds, err := s.opts.Auth.load(s.remote)
+			if err != nil {
+				return nil, err
+			}
+			d = &dialer{remote: s.remote, creds: creds, maxRecv: s.limits.MaxPackSize, stats: ws}
+		}
+		return d, nil
 	}
-	d := dialer{remote: s.remote, creds: creds, maxRecv: s.limits.MaxPackSize, stats: ws}
 
 	var (
 		sess session
@@ -265,7 +273,10 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 	}
 	defer closeSession()
 	advertise := func() error {
-		var err error
+		d, err := dial()
+		if err != nil {
+			return err
+		}
 		if sess, err = d.open(ctx); err != nil {
 			return err
 		}
@@ -279,6 +290,7 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 		if err := advertise(); err != nil {
 			return Result{}, err
 		}
+		var err error
 		if tgt, err = resolveRef(ar, s.ref); err != nil {
 			return Result{}, err
 		}
@@ -316,12 +328,12 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 
 	commit, tag, err := peel(c.store, tgt.hash)
 	if err != nil {
-		return Result{}, err
+		return Result{}, s.damaged(c, err)
 	}
 	var signed []signedObject
 	if s.opts.Verify.Mode != VerifyOff {
 		if signed, err = s.signedObjects(c.store, tgt, commit, tag); err != nil {
-			return Result{}, &Error{Op: "verify", Class: ErrVerification, Err: err}
+			return Result{}, s.damaged(c, &Error{Op: "verify", Class: ErrVerification, Err: err})
 		}
 	}
 	sigs, err := s.verify(signed)
@@ -334,11 +346,15 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 	}
 	files, err := readTree(c.store, commit, s.path, s.limits, known, s.opts.Include)
 	if err != nil {
-		return Result{}, err
+		return Result{}, s.damaged(c, err)
 	}
 	rewritten := false
 	if !previous.IsZero() && previous != commit.Hash {
-		ff, err := s.isAncestor(ctx, d, c, tgt, previous, commit.Hash)
+		d, err := dial()
+		if err != nil {
+			return Result{}, err
+		}
+		ff, err := s.isAncestor(ctx, *d, c, tgt, previous, commit.Hash)
 		if err != nil {
 			return Result{}, err
 		}
@@ -380,6 +396,23 @@ func (s *Source) unchanged() (Result, error) {
 	r.Unchanged = true
 	r.Commit.Signatures = sigs
 	return r, nil
+}
+
+// damaged empties the store when err says an object it should hold is
+// missing (a damaged cache), so that the next fetch starts afresh instead
+// of failing the same way forever. It returns err.
+func (s *Source) damaged(c *cache, err error) error {
+	if !errors.Is(err, plumbing.ErrObjectNotFound) {
+		return err
+	}
+	if s.mem != nil {
+		s.mem = memory.NewStorage()
+		return err
+	}
+	if rerr := c.reset(); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	return err
 }
 
 func (s *Source) openCache() (*cache, error) {
