@@ -47,7 +47,19 @@ type write struct {
 func newGateway(t testing.TB, opts ...emulator.Option) *gateway {
 	t.Helper()
 	g := &gateway{}
-	opts = append([]emulator.Option{emulator.WithAdminToken(testToken), emulator.WithHook(g.record)}, opts...)
+	return g.start(t, append([]emulator.Option{emulator.WithHook(g.record)}, opts...)...)
+}
+
+// newQuietGateway is newGateway without the record of write bodies (for
+// benchmarks, where decoding them would cost the emulator CPU).
+func newQuietGateway(t testing.TB, opts ...emulator.Option) *gateway {
+	t.Helper()
+	return (&gateway{}).start(t, opts...)
+}
+
+func (g *gateway) start(t testing.TB, opts ...emulator.Option) *gateway {
+	t.Helper()
+	opts = append([]emulator.Option{emulator.WithAdminToken(testToken)}, opts...)
 	em, err := emulator.New(opts...)
 	if err != nil {
 		t.Fatal(err)

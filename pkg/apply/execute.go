@@ -164,10 +164,12 @@ type Retry struct {
 	Delay time.Duration
 }
 
-// DefaultConcurrency is the default number of requests in flight. See
-// docs/performance.md: at 2 ms of latency the gain from 16 to 32 is small,
-// and real APISIX on 2 cores sustains about 1,000 writes/s at 16.
-const DefaultConcurrency = 16
+// DefaultConcurrency is the default number of requests in flight, chosen
+// from measurement (docs/performance.md): the executor keeps the pipe full,
+// so its time follows requests × latency / concurrency; a real APISIX 3.18
+// on 2 cores takes about 1,000 writes/s at 16 and 1,400 at 64 (etcd is the
+// limit), so 32 takes most of that gain at half the load of 64.
+const DefaultConcurrency = 32
 
 // Executor carries out plans against a gateway.
 type Executor struct {
@@ -218,15 +220,30 @@ func (e *Executor) Execute(ctx context.Context, p Plan) (Result, error) {
 		return res, err
 	}
 
-	r.schedule(ctx, 0, p.Writes)
+	// Phase 1: the writes, with the deletes that must go before them.
+	var first, prune []int
+	for i, s := range p.Steps {
+		if i < p.Writes || s.Early {
+			first = append(first, i)
+		} else {
+			prune = append(prune, i)
+		}
+	}
+	for _, i := range first {
+		if p.Steps[i].Early && p.Steps[i].Refused != nil {
+			r.finish(i, StatusSkipped, p.Steps[i].Refused)
+		}
+	}
+	r.schedule(ctx, first)
+	// Phase 2: the prune, only if every step of phase 1 succeeded.
 	var cause error
-	for i := range p.Writes {
+	for _, i := range first {
 		if res.Outcomes[i].Status != StatusApplied {
 			cause = ErrPruneHeld
 			break
 		}
 	}
-	for i := p.Writes; i < len(p.Steps); i++ {
+	for _, i := range prune {
 		switch {
 		case p.Steps[i].Refused != nil:
 			r.finish(i, StatusSkipped, p.Steps[i].Refused)
@@ -234,7 +251,7 @@ func (e *Executor) Execute(ctx context.Context, p Plan) (Result, error) {
 			r.finish(i, StatusSkipped, cause)
 		}
 	}
-	r.schedule(ctx, p.Writes, len(p.Steps))
+	r.schedule(ctx, prune)
 	return r.end(start)
 }
 
@@ -313,35 +330,42 @@ type stepDone struct {
 	took     time.Duration
 }
 
-// schedule runs steps [from, to) as their dependencies allow, at most
+// schedule runs the steps idx as their dependencies allow, at most
 // Concurrency at a time. Steps already finished (refused, invalid, held)
-// count as not succeeded for their dependents.
-func (r *run) schedule(ctx context.Context, from, to int) {
-	n := to - from
-	if n <= 0 {
+// count as not succeeded for their dependents. Dependencies outside idx are
+// finished already (a previous phase).
+func (r *run) schedule(ctx context.Context, idx []int) {
+	if len(idx) == 0 {
 		return
 	}
-	waiting := make([]int, n)      // unfinished dependencies per step
-	dependents := make([][]int, n) // reverse edges
-	for i := from; i < to; i++ {
+	in := make(map[int]bool, len(idx))
+	for _, i := range idx {
+		in[i] = true
+	}
+	waiting := make(map[int]int, len(idx))      // unfinished dependencies per step
+	dependents := make(map[int][]int, len(idx)) // reverse edges
+	for _, i := range idx {
 		for _, j := range r.p.Steps[i].After {
-			if j >= from && j < to {
-				waiting[i-from]++
-				dependents[j-from] = append(dependents[j-from], i)
+			switch {
+			case in[j]:
+				waiting[i]++
+				dependents[j] = append(dependents[j], i)
+			case r.res.Outcomes[j].Status != StatusApplied && !r.done[i]:
+				r.finish(i, StatusSkipped, &DependencyError{Dependency: r.p.Steps[j].Resource.Key})
 			}
 		}
 	}
 	ready := &readyQueue{}
 	var release func(i int, ok bool)
 	release = func(i int, ok bool) {
-		for _, d := range dependents[i-from] {
+		for _, d := range dependents[i] {
 			if !ok {
 				if !r.done[d] {
 					r.finish(d, StatusSkipped, &DependencyError{Dependency: r.p.Steps[i].Resource.Key})
 				}
 			}
-			waiting[d-from]--
-			if waiting[d-from] == 0 {
+			waiting[d]--
+			if waiting[d] == 0 {
 				if r.done[d] {
 					release(d, false)
 				} else {
@@ -350,8 +374,8 @@ func (r *run) schedule(ctx context.Context, from, to int) {
 			}
 		}
 	}
-	for i := from; i < to; i++ {
-		if waiting[i-from] > 0 {
+	for _, i := range idx {
+		if waiting[i] > 0 {
 			continue
 		}
 		if r.done[i] {
@@ -388,7 +412,7 @@ func (r *run) schedule(ctx context.Context, from, to int) {
 		}
 		release(d.i, d.err == nil)
 	}
-	for i := from; i < to; i++ {
+	for _, i := range idx {
 		switch {
 		case r.done[i]:
 		case ctx.Err() != nil:

@@ -41,7 +41,8 @@ type Change struct {
 	// Origin is where the desired resource was declared (zero for deletes).
 	Origin model.Origin
 	// Fields are the changed locations, sorted by path. For a create they
-	// are the desired body's top-level fields; for a delete, the live's.
+	// are the top-level fields of the body to be written; for a delete, of
+	// the live body as read (neither is normalised).
 	Fields []FieldChange
 	// Desired is the resource to write (its WriteForm) for create and
 	// update; zero for delete. Its body is not masked: never print it.
@@ -213,34 +214,40 @@ func credTypes(bodies ...map[string]any) []string {
 	return ts
 }
 
+// create lists the fields of the resource as it will be written (not
+// normalised: what the file says, and what goes on the wire).
 func (d *Differ) create(want model.Resource) Change {
-	n := d.Normalize(want)
-	m := newMasker(want.Key, credTypes(n.Body), n.Secrets)
+	w := WriteForm(want)
+	m := newMasker(want.Key, credTypes(w.Body), want.Secrets)
 	return Change{
 		Action:  ActionCreate,
 		Key:     want.Key,
 		Name:    want.Name,
 		Parent:  want.Parent,
 		Origin:  want.Origin,
-		Fields:  topLevel(m, n.Body, false),
-		Desired: WriteForm(want),
+		Fields:  topLevel(m, w.Body, false),
+		Desired: w,
 	}
 }
 
+// delete lists the fields of the live resource as read.
 func (d *Differ) delete(have model.Resource) Change {
-	n := d.Normalize(have)
-	m := newMasker(have.Key, credTypes(n.Body), n.Secrets)
+	m := newMasker(have.Key, credTypes(have.Body), have.Secrets)
 	return Change{
 		Action: ActionDelete,
 		Key:    have.Key,
 		Name:   have.Name,
 		Parent: have.Parent,
-		Fields: topLevel(m, n.Body, true),
+		Fields: topLevel(m, have.Body, true),
 		Live:   have,
 	}
 }
 
 func (d *Differ) update(want, have model.Resource) (Change, bool) {
+	if want.Name == have.Name && want.Parent == have.Parent && want.Key.Kind != model.KindSSL && equal(want.Body, have.Body) {
+		// Normalising is a function of these alone: equal in, equal out.
+		return Change{}, false
+	}
 	w, h := d.Normalize(want), d.Normalize(have)
 	if want.Key.Kind == model.KindSSL {
 		// A live SSL without a fingerprint (written by another tool) cannot
@@ -273,10 +280,14 @@ func (d *Differ) update(want, have model.Resource) (Change, bool) {
 }
 
 // topLevel lists the top-level fields of a body as changes from (or, for a
-// delete, to) absent.
+// delete, to) absent. Values are shared with b where nothing is masked;
+// nulls are left out.
 func topLevel(m masker, b map[string]any, removed bool) []FieldChange {
 	out := make([]FieldChange, 0, len(b))
 	for _, k := range sortedKeys(b) {
+		if b[k] == nil {
+			continue
+		}
 		p := pointer{k}
 		fc := FieldChange{Path: p.String(), Secret: m.secret(p)}
 		v := m.mask(p, b[k])

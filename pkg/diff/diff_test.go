@@ -155,7 +155,7 @@ func TestSecretPointers(t *testing.T) {
 			Body: map[string]any{"name": "c", "type": "key-auth", "config": map[string]any{"key": "k"}}}, []string{"/config/key"}},
 		{"consumer plugins", model.Resource{Key: model.Key{Kind: model.KindConsumer, ID: "u"},
 			Body: map[string]any{"username": "u", "plugins": map[string]any{
-				"basic-auth": map[string]any{"username": "u", "password": "p"},
+				"basic-auth":  map[string]any{"username": "u", "password": "p"},
 				"limit-count": map[string]any{"count": 1.0, "redis_password": "r"},
 			}}}, []string{"/plugins/basic-auth/password", "/plugins/limit-count/redis_password"}},
 		{"ssl", model.Resource{Key: model.Key{Kind: model.KindSSL, ID: "s"},

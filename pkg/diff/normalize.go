@@ -167,10 +167,7 @@ func (d *Differ) Normalize(r model.Resource) model.Resource {
 var serverFields = [...]string{"id", "create_time", "update_time", "created_at", "updated_at", "createdIndex", "modifiedIndex"}
 
 func (d *Differ) normalizeBody(r model.Resource) map[string]any {
-	b, _ := cloneBody(r.Body).(map[string]any) // without nulls
-	if b == nil {
-		b = map[string]any{}
-	}
+	b := d.cloneTop(r.Key.Kind, r.Body)
 	for _, f := range serverFields {
 		delete(b, f)
 	}
@@ -239,6 +236,66 @@ func (d *Differ) normalizeBody(r model.Resource) map[string]any {
 	d.ignoreFields(r, b)
 	dropEmpty(b)
 	return b
+}
+
+// cloneTop copies a body for normalising, without its nulls. Plugin
+// configurations that normalising leaves alone (no nulls, no defaults to
+// fill, no ignore rules) are shared with the input instead of copied: they
+// are only ever read afterwards.
+func (d *Differ) cloneTop(k model.Kind, body map[string]any) map[string]any {
+	b := make(map[string]any, len(body))
+	for key, v := range body {
+		if v == nil {
+			continue
+		}
+		if key == "plugins" && k != model.KindGlobalRule && k != model.KindPluginMetadata && len(d.ignore) == 0 {
+			if ps, ok := v.(map[string]any); ok {
+				b[key] = d.clonePlugins(ps)
+				continue
+			}
+		}
+		if c := cloneBody(v); c != nil {
+			b[key] = c
+		}
+	}
+	return b
+}
+
+func (d *Differ) clonePlugins(ps map[string]any) map[string]any {
+	out := make(map[string]any, len(ps))
+	for name, conf := range ps {
+		switch {
+		case conf == nil:
+		case d.plugins[name] == nil && !hasNull(conf):
+			out[name] = conf
+		default:
+			out[name] = cloneBody(conf)
+		}
+	}
+	return out
+}
+
+// hasNull reports whether v holds a null member of an object, at any depth,
+// or anything that is not decoded JSON (which cloneBody converts).
+func hasNull(v any) bool {
+	switch t := v.(type) {
+	case map[string]any:
+		for _, e := range t {
+			if e == nil || hasNull(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range t {
+			if e != nil && hasNull(e) {
+				return true
+			}
+		}
+	case string, bool, float64, nil:
+	default:
+		return true
+	}
+	return false
 }
 
 func rename(b map[string]any, from, to string) {
