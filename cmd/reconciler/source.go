@@ -19,17 +19,15 @@ import (
 type desired struct {
 	Resources []model.Resource
 	// Revision identifies what was loaded: "local:<abs dir>" for a
-	// directory (a Git source gives "<ref>@sha1:<hash>").
+	// directory, "<ref>@sha1:<hash>" for a Git source.
 	Revision string
-	// Description says it for people: "directory /abs/dir".
+	// Description says it for people: "directory /abs/dir", "Git
+	// repository <url> at <revision>".
 	Description string
 }
 
 // errNoSource: --source was not given.
-var errNoSource = errors.New("--source is required: a local directory (or, once Git sources land, a Git URL)")
-
-// errGitSource: Git URLs are not supported by this build yet.
-var errGitSource = errors.New("a Git URL in --source is not supported by this build yet; give a local directory")
+var errNoSource = errors.New("--source is required: a Git URL or a local directory")
 
 // gitURL matches the Git URL forms of --source: scheme://… and git@host:path.
 var gitURL = regexp.MustCompile(`^([a-zA-Z][a-zA-Z0-9+.-]*://|[^/@:]+@[^/:]+:)`)
@@ -48,10 +46,13 @@ func loadDesired(ctx context.Context, opts sourceOptions, env lookupEnv) (desire
 	case src == "":
 		return desired{}, errNoSource
 	case gitURL.MatchString(src):
-		return desired{}, fmt.Errorf("source %s: %w", redactURL(src), errGitSource)
+		return loadGit(ctx, opts, env)
 	}
 	if opts.Ref != "" {
 		return desired{}, fmt.Errorf("--ref %q applies to Git sources; %s is a local directory", opts.Ref, src)
+	}
+	if set := gitOnlyFlags(opts); len(set) > 0 {
+		return desired{}, fmt.Errorf("%s apply to Git sources; %s is a local directory", strings.Join(set, ", "), src)
 	}
 	root, err := filepath.Abs(src)
 	if err != nil {
