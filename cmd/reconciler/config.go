@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/gitops-gateway/reconciler/pkg/apply"
 )
 
 // envPrefix is the prefix of the environment variables that set flags:
@@ -126,7 +128,7 @@ func addGatewayFlags(fs *pflag.FlagSet, o *gatewayOptions) {
 	fs.StringVar(&o.ClientKeyFile, "client-key", "", "client key for mutual TLS")
 	fs.BoolVar(&o.TLSSkipVerify, "tls-skip-verify", false, "do not verify the Admin API's certificate (insecure; warns and sets a metric)")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "timeout of one Admin API request")
-	fs.IntVar(&o.Concurrency, "concurrency", 16, "Admin API requests in flight at once")
+	fs.IntVar(&o.Concurrency, "concurrency", apply.DefaultConcurrency, "Admin API requests in flight at once")
 }
 
 func addSyncFlags(fs *pflag.FlagSet, o *syncOptions) {

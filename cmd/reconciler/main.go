@@ -88,8 +88,8 @@ reports drift as Prometheus metrics.`,
 	root.SetErr(std.err)
 	root.AddCommand(
 		newRunCmd(std),
-		newDiffCmd(std),
-		newSyncCmd(std),
+		newDiffCmd(std, env),
+		newSyncCmd(std, env),
 		newDumpCmd(std),
 		newValidateCmd(std, env),
 		newEmulatorCmd(std),

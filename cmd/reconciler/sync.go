@@ -1,16 +1,162 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
 
-func newSyncCmd(std streams) *cobra.Command {
-	var opts commonOptions
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/gitops-gateway/reconciler/pkg/apply"
+	"github.com/gitops-gateway/reconciler/pkg/diff"
+)
+
+func newSyncCmd(std streams, env lookupEnv) *cobra.Command {
+	var opts oneShotOptions
+	var dryRun bool
 	cmd := &cobra.Command{
 		Use:   "sync",
 		Short: "Apply the desired state to the gateway",
-		Args:  cobra.NoArgs,
-		RunE:  notYet("sync", "issue 5"),
+		Long: `Load the desired state from --source, diff it with the objects the gateway
+holds with our managed-by label, and apply the changes: writes first, each as
+soon as what it depends on exists, then — only if every write succeeded — the
+deletes, dependents first.
+
+Guards checked before the first write: --no-prune holds every delete back;
+more deletes than --max-deletes or --max-delete-percent of the owned objects,
+or an empty desired state without --allow-empty, deletes nothing; a desired
+ID held by an object without our label is refused (OwnershipConflict).
+
+--dry-run prints the changes and the plan and sends no write.
+
+Exit status: 0 when everything was applied, 1 when anything failed or a
+guard refused (each failure is listed).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runSync(cmd.Context(), opts, dryRun, std, env)
+		},
 	}
-	addCommonFlags(cmd.Flags(), &opts)
-	_ = std
+	addSyncOnlyFlags(cmd.Flags(), &opts)
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the changes and the plan; send no write")
 	return cmd
+}
+
+func policyOf(o syncOptions) apply.Policy {
+	return apply.Policy{
+		Prune:            o.Prune,
+		MaxDeletes:       o.MaxDeletes,
+		MaxDeletePercent: o.MaxDeletePercent,
+		AllowEmpty:       o.AllowEmpty,
+	}
+}
+
+func runSync(ctx context.Context, opts oneShotOptions, dryRun bool, std streams, env lookupEnv) error {
+	log, err := newLogger(opts.common.log, std.err)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }() // stderr may not support Sync; nothing to do about it
+	c, err := newClient(opts.common, log, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = c.Close() }() // releases the token watcher; nothing to report
+
+	st, err := compute(ctx, opts, env, c)
+	if err != nil {
+		return err
+	}
+	plan := apply.NewPlan(apply.Input{
+		Changes:         st.changes,
+		Desired:         len(st.desired.Resources),
+		Live:            st.live,
+		ListingComplete: true, // List returns a complete inventory or an error
+	}, policyOf(opts.common.sync))
+
+	if dryRun {
+		out := diff.Text(st.changes, diff.TextOptions{Color: isTerminal(std.out, env)})
+		out = append(out, '\n')
+		out = append(out, plan.Text()...)
+		if _, err := std.out.Write(out); err != nil {
+			return fmt.Errorf("write the plan: %w", err)
+		}
+		if failing := failingRefusals(plan.Refusals); failing != nil {
+			return &exitError{code: 1, err: fmt.Errorf("dry run: the sync would be refused: %w", failing)}
+		}
+		return nil
+	}
+
+	log = log.With(zap.String("revision", st.desired.Revision))
+	ex := &apply.Executor{
+		Gateway:     validatingClient{c},
+		Concurrency: opts.common.gateway.Concurrency,
+		Observer: apply.Observer{
+			Refusal: func(r *apply.RefusalError) {
+				log.Debug("guard refused", zap.String("reason", string(r.Reason)), zap.String("detail", r.Detail))
+			},
+			Outcome: func(o apply.Outcome) { logOutcome(log, o) },
+		},
+	}
+	res, err := ex.Execute(ctx, plan)
+	report(std, st, res)
+	if err != nil {
+		if errors.Is(err, apply.ErrPreflight) {
+			return err
+		}
+		return &exitError{code: 1, err: fmt.Errorf("sync of %s did not complete: %d failed, %d skipped",
+			st.desired.Description, res.Counts.Failed, res.Counts.Skipped)}
+	}
+	return nil
+}
+
+func failingRefusals(rs []*apply.RefusalError) error {
+	var errs []error
+	for _, r := range rs {
+		if r.Failure() {
+			errs = append(errs, r)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func logOutcome(log *zap.Logger, o apply.Outcome) {
+	fields := []zap.Field{
+		zap.String("kind", string(o.Key.Kind)), zap.Stringer("key", o.Key), zap.String("action", string(o.Action)),
+		zap.Int("attempt", o.Attempts), zap.Duration("duration", o.Duration),
+	}
+	// The report lists failures and skips for people; the log has every
+	// outcome, at debug level, for machines.
+	if o.Err != nil {
+		fields = append(fields, zap.Error(o.Err))
+	}
+	log.Debug(string(o.Status), fields...)
+}
+
+// report prints the summary to stdout and every failure, skip and refusal
+// to stderr.
+func report(std streams, st state, res apply.Result) {
+	fmt.Fprintf(std.out, "sync %s: %d applied, %d failed, %d skipped in %s (%d gateway calls)\n",
+		st.desired.Description, res.Counts.Applied, res.Counts.Failed, res.Counts.Skipped,
+		res.Duration.Round(time.Millisecond), res.Calls)
+	for _, r := range res.Refusals {
+		fmt.Fprintf(std.err, "refused: %s\n", r)
+	}
+	writeOutcomes(std.err, res, apply.StatusFailed)
+	writeOutcomes(std.err, res, apply.StatusSkipped)
+}
+
+func writeOutcomes(w io.Writer, res apply.Result, st apply.Status) {
+	for _, o := range res.Outcomes {
+		if o.Status != st {
+			continue
+		}
+		where := ""
+		if o.Change.Origin.File != "" {
+			where = " at " + o.Change.Origin.String()
+		}
+		fmt.Fprintf(w, "%s: %s %s %q%s: %v\n", st, o.Action, o.Key, o.Name, where, o.Err)
+	}
 }

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/gitops-gateway/reconciler/pkg/api7"
+	"github.com/gitops-gateway/reconciler/pkg/apply"
+	"github.com/gitops-gateway/reconciler/pkg/diff"
+	"github.com/gitops-gateway/reconciler/pkg/model"
+)
+
+// The one-shot verbs diff, sync and dump share this wiring.
+
+var _ apply.Gateway = (*api7.Client)(nil)
+
+// oneShotOptions are the flags of diff and sync beyond the common ones.
+type oneShotOptions struct {
+	common commonOptions
+	// pruneUnlabeled also manages global rules and plugin metadata that are
+	// not declared: they carry no ownership label, so by default one that
+	// is not in the desired state is left alone.
+	pruneUnlabeled bool
+}
+
+// addDiffFlags registers what diff uses: the source, the gateway, the
+// ownership label, the scope of unlabelled kinds and logging. The delete
+// guards are sync's.
+func addDiffFlags(fs *pflag.FlagSet, o *oneShotOptions) {
+	addSourceFlags(fs, &o.common.source)
+	addGatewayFlags(fs, &o.common.gateway)
+	addManagedBy(fs, &o.common.sync)
+	addPruneUnlabeled(fs, o)
+	addLogFlags(fs, &o.common.log)
+}
+
+// addSyncOnlyFlags registers every common flag and the scope flag.
+func addSyncOnlyFlags(fs *pflag.FlagSet, o *oneShotOptions) {
+	addCommonFlags(fs, &o.common)
+	addPruneUnlabeled(fs, o)
+}
+
+func addManagedBy(fs *pflag.FlagSet, o *syncOptions) {
+	fs.StringVar(&o.ManagedBy, "managed-by", "reconciler", "value of the managed-by label that marks owned objects")
+}
+
+func addPruneUnlabeled(fs *pflag.FlagSet, o *oneShotOptions) {
+	fs.BoolVar(&o.pruneUnlabeled, "prune-unlabeled", false,
+		"also manage global rules and plugin metadata that are not declared, deleting them (they carry no ownership label)")
+}
+
+// newLogger builds the logger of a one-shot verb, writing to w.
+func newLogger(o logOptions, w io.Writer) (*zap.Logger, error) {
+	var level zapcore.Level
+	if err := level.UnmarshalText([]byte(o.Level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", o.Level)
+	}
+	enc := zap.NewProductionEncoderConfig()
+	enc.TimeKey = "time"
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	var encoder zapcore.Encoder
+	switch o.Format {
+	case "json":
+		encoder = zapcore.NewJSONEncoder(enc)
+	case "console":
+		encoder = zapcore.NewConsoleEncoder(enc)
+	default:
+		return nil, fmt.Errorf("--log-format %q: want json or console", o.Format)
+	}
+	return zap.New(zapcore.NewCore(encoder, zapcore.AddSync(w), level)), nil
+}
+
+// newClient builds the Admin API client from the gateway flags.
+func newClient(o commonOptions, log *zap.Logger, adopt func(model.Key) bool) (*api7.Client, error) {
+	g := o.gateway
+	cfg := api7.Config{
+		Backend:        api7.Backend(g.Backend),
+		Server:         g.Server,
+		TokenFile:      g.TokenFile,
+		TokenTransport: api7.TokenTransport(g.TokenTransport),
+		GatewayGroup:   g.GatewayGroup,
+		TLS: api7.TLSConfig{
+			CAFile:     g.CACertFile,
+			CertFile:   g.ClientCertFile,
+			KeyFile:    g.ClientKeyFile,
+			SkipVerify: g.TLSSkipVerify,
+		},
+		Timeout:     g.Timeout,
+		Concurrency: g.Concurrency,
+		ManagedBy:   o.sync.ManagedBy,
+		Adopt:       adopt,
+		Logger:      log.Named("api7"),
+	}
+	if g.Token != "" {
+		cfg.Token = model.NewSecret(g.Token)
+	}
+	c, err := api7.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("admin API client: %w", err)
+	}
+	return c, nil
+}
+
+// state is what diff and sync compute before they differ: the desired state,
+// the live inventory (scoped) and the change set.
+type state struct {
+	desired desired
+	live    model.Inventory
+	changes diff.ChangeSet
+	// conflicts are desired keys held by unowned objects.
+	conflicts []model.Key
+}
+
+// compute loads the desired state, lists the gateway and diffs. Nothing is
+// listed when loading fails, and nothing is computed when listing fails.
+func compute(ctx context.Context, o oneShotOptions, env lookupEnv, c *api7.Client) (state, error) {
+	d, err := loadDesired(ctx, o.common.source, env)
+	if err != nil {
+		return state{}, err
+	}
+	inv, err := c.List(ctx)
+	if err != nil {
+		return state{}, err
+	}
+	defaults, err := c.Defaults(ctx)
+	if err != nil {
+		return state{}, err
+	}
+	differ, err := diff.New(diff.Options{Defaults: defaults})
+	if err != nil {
+		return state{}, err
+	}
+	live := scope(d.Resources, inv, o.pruneUnlabeled)
+	st := state{desired: d, live: live, changes: differ.Compute(d.Resources, live.Owned)}
+	unowned := make(map[model.Key]bool, len(live.Unowned))
+	for _, k := range live.Unowned {
+		unowned[k] = true
+	}
+	for _, r := range d.Resources {
+		if unowned[r.Key] {
+			st.conflicts = append(st.conflicts, r.Key)
+		}
+	}
+	return st, nil
+}
+
+// unlabeledKinds carry no ownership label on the gateway: everything of
+// these kinds is listed as owned, so only what is declared is managed.
+var unlabeledKinds = map[model.Kind]bool{model.KindGlobalRule: true, model.KindPluginMetadata: true}
+
+// scope restricts the live inventory to what this run manages: global rules
+// and plugin metadata that are not declared are left out (so never
+// deleted) unless pruneUnlabeled.
+func scope(want []model.Resource, inv model.Inventory, pruneUnlabeled bool) model.Inventory {
+	if pruneUnlabeled {
+		return inv
+	}
+	declared := make(map[model.Key]bool, len(want))
+	for _, r := range want {
+		declared[r.Key] = true
+	}
+	out := model.Inventory{Unowned: inv.Unowned, Owned: make([]model.Resource, 0, len(inv.Owned))}
+	for _, r := range inv.Owned {
+		if unlabeledKinds[r.Key.Kind] && !declared[r.Key] {
+			continue
+		}
+		out.Owned = append(out.Owned, r)
+	}
+	return out
+}
+
+// isTerminal reports whether w is a terminal, for colour. NO_COLOR turns
+// colour off everywhere.
+func isTerminal(w io.Writer, env lookupEnv) bool {
+	if v, ok := env("NO_COLOR"); ok && v != "" {
+		return false
+	}
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// conflictWarning says which desired resources collide with unowned
+// objects.
+func conflictWarning(keys []model.Key) string {
+	if len(keys) == 0 {
+		return ""
+	}
+	names := make([]string, 0, min(len(keys), 5))
+	for _, k := range keys[:min(len(keys), 5)] {
+		names = append(names, k.String())
+	}
+	more := ""
+	if len(keys) > 5 {
+		more = fmt.Sprintf(" and %d more", len(keys)-5)
+	}
+	return fmt.Sprintf("warning: %d desired resources have the ID of an object not labelled managed-by for this target (%s%s): sync refuses them (OwnershipConflict)",
+		len(keys), strings.Join(names, ", "), more)
+}
+
+// validatingClient adapts the client's configs/validate to apply.Validator:
+// a server without the endpoint validates nothing, and the server's
+// refusals are mapped to the resources they name.
+type validatingClient struct{ *api7.Client }
+
+func (v validatingClient) Validate(ctx context.Context, rs []model.Resource) error {
+	err := v.Client.Validate(ctx, rs)
+	if err == nil || errors.Is(err, api7.ErrUnsupported) {
+		return nil
+	}
+	var ve *api7.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	bad := invalidResources{}
+	for _, is := range ve.Issues {
+		if is.Key.IsZero() {
+			return err // an answer we cannot attribute: refuse the whole set
+		}
+		bad[is.Key] = errors.New(is.Message)
+	}
+	return bad
+}
+
+// invalidResources is the server's refusal, by resource.
+type invalidResources map[model.Key]error
+
+func (e invalidResources) Error() string {
+	return fmt.Sprintf("the server refused %d resources", len(e))
+}
+
+func (e invalidResources) InvalidResources() map[model.Key]error { return e }

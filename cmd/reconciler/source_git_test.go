@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bytes"
+	"encoding/pem"
+	"io"
+	"log"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/gitops-gateway/reconciler/pkg/git"
+)
+
+// hermeticGit is the environment of every git command of these tests.
+var hermeticGit = []string{
+	"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
+	"GIT_AUTHOR_NAME=Test", "GIT_AUTHOR_EMAIL=test@example.com",
+	"GIT_COMMITTER_NAME=Test", "GIT_COMMITTER_EMAIL=test@example.com",
+}
+
+func gitRun(t testing.TB, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), hermeticGit...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, errb.String())
+	}
+	return strings.TrimSpace(out.String())
+}
+
+// gitExamples puts the examples under gateway/ of a bare repository and
+// returns the bare repository's directory and the work tree.
+func gitExamples(t *testing.T) (bare, work string) {
+	t.Helper()
+	root := t.TempDir()
+	bare, work = filepath.Join(root, "config.git"), filepath.Join(t.TempDir(), "work")
+	gitRun(t, "", "init", "-q", "--bare", "-b", "main", bare)
+	gitRun(t, "", "init", "-q", "-b", "main", work)
+	copyDir(t, examples(t), filepath.Join(work, "gateway"))
+	writeFile(t, work, "README.md", "not configuration\n")
+	gitRun(t, work, "add", "-A")
+	gitRun(t, work, "commit", "-q", "-m", "gateway configuration")
+	gitRun(t, work, "push", "-q", bare, "HEAD:main")
+	return bare, work
+}
+
+// TestGitSource: diff and sync load the desired state from a Git URL, over
+// file:// and over HTTPS with a bearer token and a CA bundle; a fetch that
+// fails writes nothing.
+func TestGitSource(t *testing.T) {
+	bare, work := gitExamples(t)
+	g := newGateway(t)
+	url := "file://" + bare
+	cache := t.TempDir()
+
+	r := cli(t, g, nil, "diff", "--source", url, "--path", "gateway", "--git-cache-dir", cache)
+	if r.code != 2 || !strings.Contains(r.stdout, "to create") {
+		t.Fatalf("diff before sync: exit %d\n%s\n%s", r.code, r.stdout, r.err)
+	}
+	r = cli(t, g, nil, "sync", "--source", url, "--path", "gateway", "--ref", "main", "--git-cache-dir", cache)
+	head := gitRun(t, work, "rev-parse", "HEAD")
+	if r.code != 0 || !strings.Contains(r.stdout, "Git repository "+url+" path gateway at main@sha1:"+head) {
+		t.Fatalf("sync: exit %d\n%s\n%s", r.code, r.stdout, r.err)
+	}
+	if r = cli(t, g, nil, "diff", "--source", url, "--path", "gateway"); r.code != 0 {
+		t.Fatalf("diff after sync (in-memory cache): exit %d\n%s\n%s", r.code, r.stdout, r.err)
+	}
+
+	t.Run("https with a token", func(t *testing.T) {
+		srv := gitHTTPS(t, filepath.Dir(bare), "tok-canary-7f3a")
+		ca := filepath.Join(t.TempDir(), "ca.pem")
+		if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		tok := filepath.Join(t.TempDir(), "token")
+		writeFile(t, filepath.Dir(tok), "token", "tok-canary-7f3a\n")
+		args := []string{"diff", "--source", srv.URL + "/config.git", "--path", "gateway", "--git-token-file", tok, "--git-ca-cert-file", ca}
+		if r := cli(t, g, nil, args...); r.code != 0 {
+			t.Fatalf("diff over https: exit %d\n%s\n%s", r.code, r.stdout, r.err)
+		}
+		writeFile(t, filepath.Dir(tok), "token", "wrong\n")
+		r := cli(t, g, nil, args...)
+		if r.code != 1 || !strings.Contains(r.err, "authentication required") || strings.Contains(r.err+r.stdout, "canary") {
+			t.Errorf("wrong token: exit %d\n%s", r.code, r.err)
+		}
+	})
+
+	t.Run("a deleted path writes nothing", func(t *testing.T) {
+		gitRun(t, work, "rm", "-q", "-r", "gateway")
+		gitRun(t, work, "commit", "-q", "-m", "oops")
+		gitRun(t, work, "push", "-q", bare, "HEAD:main")
+		g.takeWrites()
+		before := g.nonGET()
+		r := cli(t, g, nil, "sync", "--source", url, "--path", "gateway", "--git-cache-dir", cache)
+		if r.code != 1 || !strings.Contains(r.err, `path "gateway" does not exist`) {
+			t.Errorf("sync of a deleted path: exit %d\n%s", r.code, r.err)
+		}
+		if g.nonGET() != before {
+			t.Errorf("%d writes after a failed fetch", g.nonGET()-before)
+		}
+	})
+
+	t.Run("git flags with a local directory", func(t *testing.T) {
+		r := cli(t, g, nil, "diff", "--source", t.TempDir(), "--git-token-file", "x")
+		if r.code != 1 || !strings.Contains(r.err, "--git-token-file apply to Git sources") {
+			t.Errorf("exit %d\n%s", r.code, r.err)
+		}
+	})
+}
+
+// TestGitSourceVerification: --git-verify refuses an unsigned commit and
+// accepts one git signed with a key of the allowed-signers file.
+func TestGitSourceVerification(t *testing.T) {
+	bare, work := gitExamples(t)
+	g := newGateway(t)
+	dir := t.TempDir()
+	key := filepath.Join(dir, "signing")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v %s", err, out)
+	}
+	pub, err := os.ReadFile(key + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "allowed_signers", "ops@example.com "+string(pub))
+	args := []string{"diff", "--source", "file://" + bare, "--path", "gateway",
+		"--git-verify", "head", "--git-ssh-allowed-signers-file", filepath.Join(dir, "allowed_signers")}
+
+	r := cli(t, g, nil, args...)
+	if r.code != 1 || !strings.Contains(r.err, "is not signed") {
+		t.Fatalf("unsigned: exit %d\n%s", r.code, r.err)
+	}
+	gitRun(t, work, "-c", "gpg.format=ssh", "-c", "user.signingkey="+key, "commit", "-q", "--allow-empty", "-S", "-m", "signed")
+	gitRun(t, work, "push", "-q", bare, "HEAD:main")
+	if r := cli(t, g, nil, args...); r.code != 2 {
+		t.Fatalf("signed: exit %d\n%s\n%s", r.code, r.stdout, r.err)
+	}
+	r = cli(t, g, nil, append(args[:len(args)-2], "--git-verify", "always")...)
+	if r.code != 1 || !strings.Contains(r.err, "unknown verification mode") {
+		t.Errorf("bad mode: exit %d\n%s", r.code, r.err)
+	}
+}
+
+func TestGitOptions(t *testing.T) {
+	env := func(m map[string]string) lookupEnv {
+		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+	}
+	opts := sourceOptions{
+		Source: "git@github.com:org/gateway.git", Ref: "v1.2.0", Path: "prod",
+		GitSSHKeyFile: "/keys/id", GitSSHPassFile: "/keys/pass", GitKnownHostsFile: "/keys/known_hosts",
+		GitVerifyMode: "tag-and-head", GitPGPKeyringFile: "/keys/ring.asc", GitSSHSignersFile: "/keys/allowed",
+	}
+	o, err := gitOptions(opts, env(map[string]string{"HOME": "/home/op"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := git.Auth{SSHKeyFile: "/keys/id", SSHPassphraseFile: "/keys/pass", KnownHostsFile: "/keys/known_hosts"}
+	if o.URL != opts.Source || o.Ref != "v1.2.0" || o.Path != "prod" || !reflect.DeepEqual(o.Auth, want) {
+		t.Errorf("options %+v", o)
+	}
+	if o.Verify != (git.Verification{Mode: git.VerifyTagAndHead, PGPKeyringFile: "/keys/ring.asc", SSHAllowedSignersFile: "/keys/allowed"}) {
+		t.Errorf("verification %+v", o.Verify)
+	}
+	if !strings.HasPrefix(o.CacheDir, "/home/op/.cache/reconciler/git/") {
+		t.Errorf("cache %q", o.CacheDir)
+	}
+	if _, err := git.New(o); err != nil {
+		t.Errorf("git.New refuses the mapped options: %v", err)
+	}
+	https := sourceOptions{Source: "https://h/r.git", GitUsername: "bot", GitPasswordFile: "/pw", GitCACertFile: "/ca", GitTokenFile: ""}
+	o, _ = gitOptions(https, env(map[string]string{"XDG_CACHE_HOME": "/var/cache"}))
+	if o.Auth != (git.Auth{Username: "bot", PasswordFile: "/pw", CAFile: "/ca"}) || !strings.HasPrefix(o.CacheDir, "/var/cache/reconciler/git/") {
+		t.Errorf("https options %+v", o)
+	}
+	if o, _ := gitOptions(https, env(nil)); o.CacheDir != "" {
+		t.Errorf("no HOME: cache %q, want in memory", o.CacheDir)
+	}
+	other := https
+	other.Ref = "dev"
+	if cacheKey(https) == cacheKey(other) {
+		t.Error("two refs share a cache directory")
+	}
+	for p, want := range map[string]bool{
+		"adc.yaml": true, "a/b.YML": true, "x.json": true, "README.md": false,
+		".hidden.yaml": false, ".github/x.yaml": false, "a/.b/c.yaml": false, "logo.png": false,
+	} {
+		if configFile(p) != want {
+			t.Errorf("configFile(%q) = %v", p, !want)
+		}
+	}
+}
+
+// gitHTTPS serves the repositories under root with git http-backend over
+// TLS, asking for a bearer token.
+func gitHTTPS(t *testing.T, root, token string) *httptest.Server {
+	t.Helper()
+	execPath := gitRun(t, "", "--exec-path")
+	backend := &cgi.Handler{
+		Path:   filepath.Join(execPath, "git-http-backend"),
+		Root:   "/",
+		Env:    append([]string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"}, hermeticGit...),
+		Stderr: io.Discard,
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		backend.ServeHTTP(w, r)
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv
+}

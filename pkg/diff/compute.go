@@ -1,0 +1,415 @@
+package diff
+
+import (
+	"cmp"
+	"runtime"
+	"slices"
+	"sync"
+
+	"github.com/gitops-gateway/reconciler/pkg/model"
+)
+
+// Action is what a change does to one resource.
+type Action string
+
+// The actions.
+const (
+	ActionCreate Action = "create"
+	ActionUpdate Action = "update"
+	ActionDelete Action = "delete"
+)
+
+// FieldChange is one changed location of a resource's body.
+type FieldChange struct {
+	// Path is an RFC 6901 JSON pointer into the normalised body in ADC's
+	// format; "" would be the whole body.
+	Path string
+	// Old is the live value and New the desired value; nil means absent
+	// (normalisation drops nulls). Secrets inside them are Masked.
+	Old, New any
+	// Secret is true when the location itself holds a secret: Old and New
+	// then read Masked (or nil when absent) and only show that it changed.
+	Secret bool
+}
+
+// Change is the difference for one resource.
+type Change struct {
+	Action Action
+	Key    model.Key
+	Name   string
+	Parent model.Key
+	// Origin is where the desired resource was declared (zero for deletes).
+	Origin model.Origin
+	// Fields are the changed locations, sorted by path. For a create they
+	// are the top-level fields of the body to be written; for a delete, of
+	// the live body as read (neither is normalised).
+	Fields []FieldChange
+	// Desired is the resource to write (its WriteForm) for create and
+	// update; zero for delete. Its body is not masked: never print it.
+	Desired model.Resource `json:"-"`
+	// Live is the live resource for update and delete (Delete needs its
+	// parent); zero for create. Its body is not masked: never print it.
+	Live model.Resource `json:"-"`
+}
+
+// ChangeSet is every change between a desired and a live state, in a total
+// order: kind in model.Kinds order, then consumer, then ID.
+type ChangeSet struct {
+	Changes []Change
+}
+
+// Empty reports whether the states are in sync.
+func (c ChangeSet) Empty() bool { return len(c.Changes) == 0 }
+
+// Summary counts changes by action.
+type Summary struct {
+	Create int `json:"create"`
+	Update int `json:"update"`
+	Delete int `json:"delete"`
+	Total  int `json:"total"`
+}
+
+// Summary counts the changes.
+func (c ChangeSet) Summary() Summary {
+	var s Summary
+	for _, ch := range c.Changes {
+		switch ch.Action {
+		case ActionCreate:
+			s.Create++
+		case ActionUpdate:
+			s.Update++
+		case ActionDelete:
+			s.Delete++
+		}
+	}
+	s.Total = len(c.Changes)
+	return s
+}
+
+// Compute compares desired with live using the default options (no server
+// defaults beyond the built-in ones, no ignore rules).
+func Compute(desired, live []model.Resource) ChangeSet {
+	d, _ := New(Options{}) // the zero options are always valid
+	return d.Compute(desired, live)
+}
+
+// Compute normalises both sides and returns the changes that turn live into
+// desired. Keys must be unique on each side; of duplicates the first wins.
+// Inputs are not modified, and may already be normalised.
+func (d *Differ) Compute(desired, live []model.Resource) ChangeSet {
+	type pair struct {
+		want, have *model.Resource
+		key        model.Key
+		rank       int
+	}
+	liveByKey := make(map[model.Key]int, len(live))
+	for i, r := range live {
+		if _, dup := liveByKey[r.Key]; !dup {
+			liveByKey[r.Key] = i
+		}
+	}
+	seen := make(map[model.Key]bool, len(desired))
+	pairs := make([]pair, 0, len(desired)+len(live))
+	for i := range desired {
+		want := &desired[i]
+		if seen[want.Key] {
+			continue
+		}
+		seen[want.Key] = true
+		p := pair{want: want, key: want.Key, rank: kindRank(want.Key.Kind)}
+		if j, ok := liveByKey[want.Key]; ok {
+			p.have = &live[j]
+		}
+		pairs = append(pairs, p)
+	}
+	for i := range live {
+		if have := &live[i]; !seen[have.Key] {
+			seen[have.Key] = true
+			pairs = append(pairs, pair{have: have, key: have.Key, rank: kindRank(have.Key.Kind)})
+		}
+	}
+	slices.SortFunc(pairs, func(a, b pair) int {
+		return cmp.Or(cmp.Compare(a.rank, b.rank), compareKeys(a.key, b.key))
+	})
+
+	// Normalising dominates; spread it over the CPUs. Every goroutine is
+	// joined before Compute returns.
+	changes := make([]Change, len(pairs))
+	changed := make([]bool, len(pairs))
+	work := func(i int) {
+		switch p := pairs[i]; {
+		case p.have == nil:
+			changes[i], changed[i] = d.create(*p.want), true
+		case p.want == nil:
+			changes[i], changed[i] = d.delete(*p.have), true
+		default:
+			changes[i], changed[i] = d.update(*p.want, *p.have)
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), 1+len(pairs)/512)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(pairs); i += workers {
+				work(i)
+			}
+		})
+	}
+	wg.Wait()
+
+	out := make([]Change, 0, len(pairs))
+	for i := range changes {
+		if changed[i] {
+			out = append(out, changes[i]) // already in order: pairs were sorted
+		}
+	}
+	return ChangeSet{Changes: out}
+}
+
+// compareKeys is the total order of changes.
+func compareKeys(a, b model.Key) int {
+	return cmp.Or(
+		cmp.Compare(kindRank(a.Kind), kindRank(b.Kind)),
+		cmp.Compare(a.Kind, b.Kind),
+		cmp.Compare(a.Consumer, b.Consumer),
+		cmp.Compare(a.ID, b.ID),
+	)
+}
+
+// kindRank is the position of k in model.Kinds; unknown kinds go last.
+func kindRank(k model.Kind) int {
+	switch k {
+	case model.KindSSL:
+		return 0
+	case model.KindService:
+		return 1
+	case model.KindUpstream:
+		return 2
+	case model.KindRoute:
+		return 3
+	case model.KindStreamRoute:
+		return 4
+	case model.KindConsumerGroup:
+		return 5
+	case model.KindConsumer:
+		return 6
+	case model.KindCredential:
+		return 7
+	case model.KindGlobalRule:
+		return 8
+	case model.KindPluginMetadata:
+		return 9
+	}
+	return 10
+}
+
+// credTypes are the plugins of a credential's bodies.
+func credTypes(bodies ...map[string]any) []string {
+	var ts []string
+	for _, b := range bodies {
+		if t, ok := b["type"].(string); ok {
+			ts = append(ts, t)
+		}
+	}
+	return ts
+}
+
+// create lists the fields of the resource as it will be written (not
+// normalised: what the file says, and what goes on the wire).
+func (d *Differ) create(want model.Resource) Change {
+	w := WriteForm(want)
+	m := newMasker(want.Key, credTypes(w.Body), want.Secrets)
+	return Change{
+		Action:  ActionCreate,
+		Key:     want.Key,
+		Name:    want.Name,
+		Parent:  want.Parent,
+		Origin:  want.Origin,
+		Fields:  topLevel(m, w.Body, false),
+		Desired: w,
+	}
+}
+
+// delete lists the fields of the live resource as read.
+func (d *Differ) delete(have model.Resource) Change {
+	m := newMasker(have.Key, credTypes(have.Body), have.Secrets)
+	return Change{
+		Action: ActionDelete,
+		Key:    have.Key,
+		Name:   have.Name,
+		Parent: have.Parent,
+		Fields: topLevel(m, have.Body, true),
+		Live:   have,
+	}
+}
+
+func (d *Differ) update(want, have model.Resource) (Change, bool) {
+	if want.Name == have.Name && want.Parent == have.Parent && want.Key.Kind != model.KindSSL && equal(want.Body, have.Body) {
+		// Normalising is a function of these alone: equal in, equal out.
+		return Change{}, false
+	}
+	w, h := d.Normalize(want), d.Normalize(have)
+	if want.Key.Kind == model.KindSSL {
+		// A live SSL without a fingerprint (written by another tool) cannot
+		// have its key checked: compare without it.
+		if hl, _ := h.Body["labels"].(map[string]any); hl[FingerprintLabel] == nil {
+			if wl, ok := w.Body["labels"].(map[string]any); ok {
+				delete(wl, FingerprintLabel)
+				if len(wl) == 0 {
+					delete(w.Body, "labels")
+				}
+			}
+		}
+	}
+	if equal(w.Body, h.Body) {
+		return Change{}, false
+	}
+	m := newMasker(want.Key, credTypes(w.Body, h.Body), w.Secrets, h.Secrets)
+	var fields []FieldChange
+	compare(m, pointer{}, h.Body, w.Body, &fields)
+	return Change{
+		Action:  ActionUpdate,
+		Key:     want.Key,
+		Name:    want.Name,
+		Parent:  want.Parent,
+		Origin:  want.Origin,
+		Fields:  fields,
+		Desired: WriteForm(want),
+		Live:    have,
+	}, true
+}
+
+// topLevel lists the top-level fields of a body as changes from (or, for a
+// delete, to) absent. Values are shared with b where nothing is masked;
+// nulls are left out.
+func topLevel(m masker, b map[string]any, removed bool) []FieldChange {
+	out := make([]FieldChange, 0, len(b))
+	for _, k := range sortedKeys(b) {
+		if b[k] == nil {
+			continue
+		}
+		p := pointer{k}
+		fc := FieldChange{Path: p.String(), Secret: m.secret(p)}
+		v := m.mask(p, b[k])
+		if removed {
+			fc.Old = v
+		} else {
+			fc.New = v
+		}
+		out = append(out, fc)
+	}
+	return out
+}
+
+// compare appends the differences between old and new at p: it descends
+// into objects present on both sides, and into arrays of objects of equal
+// length; anything else is reported whole.
+func compare(m masker, p pointer, old, new any, out *[]FieldChange) {
+	if equal(old, new) {
+		return
+	}
+	if om, ok := old.(map[string]any); ok {
+		if nm, ok := new.(map[string]any); ok && !m.secret(p) {
+			keys := sortedKeys(om)
+			for k := range nm {
+				if _, ok := om[k]; !ok {
+					keys = append(keys, k)
+				}
+			}
+			slices.Sort(keys)
+			for _, k := range keys {
+				compare(m, p.child(k), om[k], nm[k], out)
+			}
+			return
+		}
+	}
+	if oa, ok := old.([]any); ok {
+		if na, ok := new.([]any); ok && len(oa) == len(na) && objects(oa) && objects(na) && !m.secret(p) {
+			for i := range oa {
+				compare(m, p.child(itoa(i)), oa[i], na[i], out)
+			}
+			return
+		}
+	}
+	*out = append(*out, FieldChange{
+		Path:   p.String(),
+		Old:    m.mask(p, old),
+		New:    m.mask(p, new),
+		Secret: m.secret(p),
+	})
+}
+
+func objects(s []any) bool {
+	for _, e := range s {
+		if _, ok := e.(map[string]any); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// WriteForm returns the resource to send to the gateway for desired: r
+// itself, except that an SSL carries FingerprintLabel for its private keys.
+// r is not modified.
+func WriteForm(r model.Resource) model.Resource {
+	if r.Key.Kind != model.KindSSL {
+		return r
+	}
+	var keys []string
+	certs, _ := r.Body["certificates"].([]any)
+	for _, c := range certs {
+		if cm, ok := c.(map[string]any); ok {
+			if k, ok := cm["key"].(string); ok && k != "" {
+				keys = append(keys, k)
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return r
+	}
+	labels, _ := r.Body["labels"].(map[string]any)
+	if _, ok := labels[FingerprintLabel]; ok {
+		return r
+	}
+	body := make(map[string]any, len(r.Body)+1)
+	for k, v := range r.Body {
+		body[k] = v
+	}
+	nl := make(map[string]any, len(labels)+1)
+	for k, v := range labels {
+		nl[k] = v
+	}
+	nl[FingerprintLabel] = Fingerprint(keys)
+	body["labels"] = nl
+	r.Body = body
+	return r
+}
+
+// StripFingerprint returns r without FingerprintLabel, for showing a live
+// SSL in ADC's format (dump). r is not modified.
+func StripFingerprint(r model.Resource) model.Resource {
+	labels, ok := r.Body["labels"].(map[string]any)
+	if !ok {
+		return r
+	}
+	if _, ok := labels[FingerprintLabel]; !ok {
+		return r
+	}
+	body := make(map[string]any, len(r.Body))
+	for k, v := range r.Body {
+		body[k] = v
+	}
+	nl := make(map[string]any, len(labels))
+	for k, v := range labels {
+		if k != FingerprintLabel {
+			nl[k] = v
+		}
+	}
+	if len(nl) == 0 {
+		delete(body, "labels")
+	} else {
+		body["labels"] = nl
+	}
+	r.Body = body
+	return r
+}

@@ -1,0 +1,174 @@
+package diff_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gitops-gateway/reconciler/pkg/diff"
+	"github.com/gitops-gateway/reconciler/pkg/model"
+)
+
+func TestNewRejectsBadIgnoreRules(t *testing.T) {
+	tests := []struct {
+		name string
+		rule diff.IgnoreRule
+		want string
+	}{
+		{"no paths", diff.IgnoreRule{Kind: model.KindRoute}, "no paths"},
+		{"whole resource", diff.IgnoreRule{Paths: []string{""}}, "whole resource"},
+		{"relative pointer", diff.IgnoreRule{Paths: []string{"nodes"}}, `"nodes"`},
+		{"bad escape", diff.IgnoreRule{Paths: []string{"/a~2"}}, `"~" must be followed`},
+		{"bad glob", diff.IgnoreRule{Name: "[", Paths: []string{"/a"}}, "syntax error in pattern"},
+		{"unknown kind", diff.IgnoreRule{Kind: "router", Paths: []string{"/a"}}, `unknown kind "router"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := diff.New(diff.Options{Ignore: []diff.IgnoreRule{{Paths: []string{"/ok"}}, tt.rule}})
+			if !errors.Is(err, diff.ErrInvalidOptions) {
+				t.Fatalf("err = %v, want ErrInvalidOptions", err)
+			}
+			if !strings.Contains(err.Error(), "ignore rule 2") || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %q, want it to name rule 2 and contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestFieldPathsAreEscaped(t *testing.T) {
+	desired := []model.Resource{{
+		Key:  model.Key{Kind: model.KindService, ID: "s"},
+		Name: "s",
+		Body: map[string]any{"name": "s", "labels": map[string]any{"a/b": "1", "c~d": "2"}},
+	}}
+	live := []model.Resource{{
+		Key:  model.Key{Kind: model.KindService, ID: "s"},
+		Name: "s",
+		Body: map[string]any{"name": "s", "labels": map[string]any{"a/b": "0", "c~d": "0"}},
+	}}
+	cs := diff.Compute(desired, live)
+	var got []string
+	for _, f := range cs.Changes[0].Fields {
+		got = append(got, f.Path)
+	}
+	if want := []string{"/labels/a~1b", "/labels/c~0d"}; !cmp.Equal(got, want) {
+		t.Errorf("paths = %q, want %q", got, want)
+	}
+}
+
+func TestChangeSetOrderAndSummary(t *testing.T) {
+	r := func(k model.Kind, id string) model.Resource {
+		return model.Resource{Key: model.Key{Kind: k, ID: id}, Name: id, Body: map[string]any{"name": id}}
+	}
+	desired := []model.Resource{r(model.KindRoute, "b"), r(model.KindSSL, "z"), r(model.KindRoute, "a"), r(model.KindService, "s")}
+	live := []model.Resource{r(model.KindConsumer, "gone"), {Key: model.Key{Kind: model.KindService, ID: "s"}, Name: "s", Body: map[string]any{"name": "old"}}}
+	cs := diff.Compute(desired, live)
+	var got []string
+	for _, c := range cs.Changes {
+		got = append(got, fmt.Sprintf("%s %s", c.Action, c.Key))
+	}
+	want := []string{"create ssl/z", "update service/s", "create route/a", "create route/b", "delete consumer/gone"}
+	if !cmp.Equal(got, want) {
+		t.Errorf("order = %q, want %q", got, want)
+	}
+	if s := cs.Summary(); s != (diff.Summary{Create: 3, Update: 1, Delete: 1, Total: 5}) {
+		t.Errorf("summary = %+v", s)
+	}
+	for _, c := range cs.Changes {
+		switch c.Action {
+		case diff.ActionDelete:
+			if c.Live.Key != c.Key || !c.Desired.Key.IsZero() {
+				t.Errorf("%s: delete must carry Live only", c.Key)
+			}
+		case diff.ActionCreate:
+			if c.Desired.Key != c.Key || !c.Live.Key.IsZero() {
+				t.Errorf("%s: create must carry Desired only", c.Key)
+			}
+		case diff.ActionUpdate:
+			if c.Desired.Key != c.Key || c.Live.Key != c.Key {
+				t.Errorf("%s: update must carry both", c.Key)
+			}
+		}
+	}
+}
+
+func TestWriteFormAddsFingerprintOnlyToSSL(t *testing.T) {
+	ssl := model.Resource{
+		Key:  model.Key{Kind: model.KindSSL, ID: "x"},
+		Body: map[string]any{"snis": []any{"a"}, "certificates": []any{map[string]any{"certificate": "C", "key": " K\n"}}},
+	}
+	w := diff.WriteForm(ssl)
+	labels, _ := w.Body["labels"].(map[string]any)
+	if labels[diff.FingerprintLabel] != diff.Fingerprint([]string{"K"}) {
+		t.Errorf("write form labels = %v", labels)
+	}
+	if _, ok := ssl.Body["labels"]; ok {
+		t.Error("WriteForm modified its input")
+	}
+	if got := diff.StripFingerprint(w); got.Body["labels"] != nil {
+		t.Errorf("StripFingerprint left labels %v", got.Body["labels"])
+	}
+	route := model.Resource{Key: model.Key{Kind: model.KindRoute, ID: "r"}, Body: map[string]any{"name": "r"}}
+	if got := diff.WriteForm(route); !cmp.Equal(got, route) {
+		t.Errorf("WriteForm changed a route: %v", got)
+	}
+	if diff.Fingerprint([]string{"a"}) == diff.Fingerprint([]string{"b"}) || len(diff.Fingerprint(nil)) != 32 {
+		t.Error("fingerprints must differ per key and be 32 hex digits")
+	}
+}
+
+func TestTextColourOnlyWhenAsked(t *testing.T) {
+	cs := diff.Compute([]model.Resource{{Key: model.Key{Kind: model.KindRoute, ID: "r"}, Name: "r", Body: map[string]any{"name": "r"}}}, nil)
+	if plain := diff.Text(cs, diff.TextOptions{}); strings.Contains(string(plain), "\x1b[") {
+		t.Errorf("plain text has escape codes: %q", plain)
+	}
+	if coloured := diff.Text(cs, diff.TextOptions{Color: true}); !strings.Contains(string(coloured), "\x1b[32m") {
+		t.Errorf("coloured text has no green: %q", coloured)
+	}
+}
+
+// kindRank in compute.go mirrors model.Kinds; this keeps them in step.
+func TestChangeOrderFollowsModelKinds(t *testing.T) {
+	kinds := model.Kinds()
+	var desired []model.Resource
+	for i := len(kinds) - 1; i >= 0; i-- {
+		desired = append(desired, model.Resource{Key: model.Key{Kind: kinds[i], ID: "x"}, Name: "x", Body: map[string]any{"a": "b"}})
+	}
+	cs := diff.Compute(desired, nil)
+	for i, c := range cs.Changes {
+		if c.Key.Kind != kinds[i] {
+			t.Fatalf("change %d is a %s, want %s (model.Kinds order)", i, c.Key.Kind, kinds[i])
+		}
+	}
+}
+
+func TestSecretPointers(t *testing.T) {
+	tests := []struct {
+		name string
+		r    model.Resource
+		want []string
+	}{
+		{"credential", model.Resource{Key: model.Key{Kind: model.KindCredential, Consumer: "u", ID: "c"},
+			Body: map[string]any{"name": "c", "type": "key-auth", "config": map[string]any{"key": "k"}}}, []string{"/config/key"}},
+		{"consumer plugins", model.Resource{Key: model.Key{Kind: model.KindConsumer, ID: "u"},
+			Body: map[string]any{"username": "u", "plugins": map[string]any{
+				"basic-auth":  map[string]any{"username": "u", "password": "p"},
+				"limit-count": map[string]any{"count": 1.0, "redis_password": "r"},
+			}}}, []string{"/plugins/basic-auth/password", "/plugins/limit-count/redis_password"}},
+		{"ssl", model.Resource{Key: model.Key{Kind: model.KindSSL, ID: "s"},
+			Body: map[string]any{"snis": []any{"a"}, "certificates": []any{map[string]any{"certificate": "C", "key": "K"}}}}, []string{"/certificates/0/key"}},
+		{"substituted", model.Resource{Key: model.Key{Kind: model.KindRoute, ID: "r"}, Secrets: []string{"/labels/token"},
+			Body: map[string]any{"name": "r", "labels": map[string]any{"token": "t", "team": "x"}}}, []string{"/labels/token"}},
+		{"none", model.Resource{Key: model.Key{Kind: model.KindRoute, ID: "r"}, Body: map[string]any{"name": "r", "uris": []any{"/"}}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := diff.SecretPointers(tt.r); !cmp.Equal(got, tt.want) {
+				t.Errorf("SecretPointers = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
