@@ -14,7 +14,7 @@
 # in a reviewed commit; `crane digest gcr.io/distroless/static-debian12:nonroot`
 # or `docker buildx imagetools inspect` gives the current digest.
 
-FROM --platform=$BUILDPLATFORM golang:1.26.8-bookworm AS build
+FROM --platform=$BUILDPLATFORM golang:1.26.8 AS build
 WORKDIR /src
 ENV CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=readonly
 # Modules first, so that a source change reuses the download layer.

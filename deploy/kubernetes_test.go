@@ -1,8 +1,10 @@
 package deploy
 
 import (
+	"encoding/json"
 	"fmt"
 	"path"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -68,6 +70,22 @@ func render(t *testing.T, dir string) build {
 			t.Helper()
 			if err := yaml.UnmarshalStrict(raw, into); err != nil {
 				t.Errorf("%s %s does not decode strictly: %v", d.kind, d.name, err)
+				return
+			}
+			// encoding/json matches field names without regard to case, so a
+			// misspelt readOnlyRootFileSystem decodes; the API server would
+			// drop it. What the typed object encodes back must hold every
+			// field as written.
+			back, err := json.Marshal(into)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rt map[string]any
+			if err := json.Unmarshal(back, &rt); err != nil {
+				t.Fatal(err)
+			}
+			if p := notIn(obj, rt, ""); p != "" {
+				t.Errorf("%s %s: field %s is not a field of the API (misspelt?)", d.kind, d.name, p)
 			}
 		}
 		switch d.kind {
@@ -487,6 +505,38 @@ func checkMonitoring(t *testing.T, b build) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("PrometheusRule differs from prometheus/alerts.yaml (-alerts.yaml +PrometheusRule):\n%s", diff)
 	}
+}
+
+// notIn returns the path of the first value of a that b lacks or holds
+// differently, or "" when b holds all of a.
+func notIn(a, b any, where string) string {
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok {
+			return where
+		}
+		for k, v := range x {
+			if p := notIn(v, y[k], where+"."+k); p != "" {
+				return p
+			}
+		}
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return where
+		}
+		for i := range x {
+			if p := notIn(x[i], y[i], fmt.Sprintf("%s[%d]", where, i)); p != "" {
+				return p
+			}
+		}
+	default:
+		if !reflect.DeepEqual(a, b) {
+			return where
+		}
+	}
+	return ""
 }
 
 func matches(selector, labels map[string]string) bool {

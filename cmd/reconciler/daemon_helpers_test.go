@@ -22,29 +22,11 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
 
 	"github.com/gitops-gateway/reconciler/internal/reconciler"
 	"github.com/gitops-gateway/reconciler/pkg/api7/emulator"
 	"github.com/gitops-gateway/reconciler/pkg/model"
 )
-
-// TestMain runs the test binary as the reconciler itself when
-// RECONCILER_TEST_MAIN=1 (the signal tests start it as a subprocess), and
-// otherwise runs the tests hermetically (no Git configuration) with goleak.
-func TestMain(m *testing.M) {
-	if os.Getenv("RECONCILER_TEST_MAIN") == "1" {
-		main()
-		return
-	}
-	os.Setenv("GIT_CONFIG_GLOBAL", "/dev/null")
-	os.Setenv("GIT_CONFIG_NOSYSTEM", "1")
-	os.Setenv("GIT_AUTHOR_NAME", "Alice Example")
-	os.Setenv("GIT_AUTHOR_EMAIL", "alice@example.com")
-	os.Setenv("GIT_COMMITTER_NAME", "Alice Example")
-	os.Setenv("GIT_COMMITTER_EMAIL", "alice@example.com")
-	goleak.VerifyTestMain(m)
-}
 
 // daemonToken is the daemon's Admin API token in these tests: a canary.
 const daemonToken = "daemon-canary-token-4c1f9e"

@@ -250,3 +250,41 @@ func TestNoSecretInOutput(t *testing.T) {
 		t.Error("the injected failure never showed: the test did not exercise the failure path")
 	}
 }
+
+// TestDumpWithID: --with-id writes every id, and the dump still diffs clean.
+func TestDumpWithID(t *testing.T) {
+	g := newGateway(t)
+	src := ordersDir(t, ordersYAML)
+	if r := cli(t, g, shopKey, "sync", "--source", src); r.code != 0 {
+		t.Fatal(r.err)
+	}
+	r := cli(t, g, nil, "dump", "--with-id")
+	if r.code != 0 {
+		t.Fatalf("dump: exit %d\n%s", r.code, r.err)
+	}
+	for _, id := range []string{model.ServiceID("orders"), model.RouteID("orders", "list"), model.CredentialID("shop", "main")} {
+		if !strings.Contains(r.stdout, "id: "+id) {
+			t.Errorf("dump --with-id lacks id %s:\n%s", id, r.stdout)
+		}
+	}
+	dir := ordersDir(t, r.stdout)
+	if d := cli(t, g, map[string]string{"CREDENTIAL_SHOP_MAIN_KEY": shopKey["SHOP_KEY"]}, "diff", "--source", dir); d.code != 0 {
+		t.Errorf("diff of the dump: exit %d\n%s\n%s", d.code, d.stdout, d.err)
+	}
+}
+
+// TestRenameCredential: a renamed credential keeps its key under a new ID;
+// APISIX 3.18 refuses a key held twice, so the old one must go first.
+func TestRenameCredential(t *testing.T) {
+	g := newGateway(t)
+	if r := cli(t, g, shopKey, "sync", "--source", ordersDir(t, ordersYAML)); r.code != 0 {
+		t.Fatal(r.err)
+	}
+	renamed := ordersDir(t, strings.Replace(ordersYAML, "      - name: main\n", "      - name: primary\n", 1))
+	if r := cli(t, g, shopKey, "sync", "--source", renamed, "--max-delete-percent", "100"); r.code != 0 {
+		t.Fatalf("sync of the rename: exit %d\n%s\n%s", r.code, r.stdout, r.err)
+	}
+	if r := cli(t, g, shopKey, "diff", "--source", renamed); r.code != 0 {
+		t.Errorf("diff after the rename: exit %d\n%s", r.code, r.stdout)
+	}
+}

@@ -3,6 +3,8 @@ package leader
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -37,6 +39,25 @@ func NewClient(kubeconfig string) (coordinationv1client.LeasesGetter, error) {
 		return nil, fmt.Errorf("leader election: client: %w", err)
 	}
 	return c, nil
+}
+
+// serviceAccountNamespace is where Kubernetes mounts the pod's namespace.
+const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// InClusterNamespace is the pod's own namespace, read from its service
+// account: where the Leases belong when none is given.
+func InClusterNamespace() (string, error) { return namespaceFrom(serviceAccountNamespace) }
+
+func namespaceFrom(path string) (string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("leader election: the pod's namespace (outside a cluster, give one): %w", err)
+	}
+	ns := strings.TrimSpace(string(raw))
+	if ns == "" {
+		return "", fmt.Errorf("leader election: %s is empty", path)
+	}
+	return ns, nil
 }
 
 // observedClient is the Lease client handed to client-go: it notes when a

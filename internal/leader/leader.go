@@ -281,24 +281,26 @@ func (e *Elector) notify(v bool) {
 }
 
 // Fence checks, before a write batch, that this replica may write, and
-// returns the context to write with: it is cancelled when ctx is, and at the
-// deadline after which another replica could hold the lease. Call cancel
-// when the batch is done. Fence fails with an error wrapping ErrNotLeader
-// when this replica does not lead, when the Lease names another holder, or
-// when the last renewal is older than the renew deadline; with another error
-// when the Lease cannot be read. Never write after an error.
+// returns the context to write with. The context ends when ctx does, or when
+// this replica can no longer be sure it holds the lease: its deadline starts
+// at the last renewal plus the renew deadline and moves on with each renewal
+// while the batch runs, so a long batch goes on as long as the lease is
+// renewed. Call cancel when the batch is done.
+//
+// Fence fails with an error wrapping ErrNotLeader when this replica does not
+// lead, when the Lease names another holder, or when the last renewal is
+// older than the renew deadline; with another error when the Lease cannot be
+// read. Never write after an error. When the context ends because the lease
+// may be lost, context.Cause reports an error wrapping ErrNotLeader.
 func (e *Elector) Fence(ctx context.Context) (context.Context, context.CancelFunc, error) {
-	e.mu.Lock()
-	leading, local := e.leading, e.lastRenew
-	e.mu.Unlock()
-	if !leading {
-		return nil, nil, fmt.Errorf("lease %s: %w", e.lease, ErrNotLeader)
+	if err := e.Writable(); err != nil {
+		return nil, nil, err
 	}
-	deadline := local.Add(e.cfg.RenewDeadline)
+	deadline, err := e.writableUntil()
+	if err != nil {
+		return nil, nil, err
+	}
 	now := e.cfg.Now()
-	if !now.Before(deadline) {
-		return nil, nil, fmt.Errorf("lease %s: last renewal %s ago: %w", e.lease, now.Sub(local).Round(time.Millisecond), ErrNotLeader)
-	}
 
 	// Read the Lease itself: the callbacks and our own bookkeeping only say
 	// what this process believes. The read may take no longer than the
@@ -343,12 +345,71 @@ func (e *Elector) Fence(ctx context.Context) (context.Context, context.CancelFun
 	}
 	e.mu.Unlock()
 
-	wctx, cancel := context.WithTimeout(ctx, deadline.Sub(now))
+	wctx, cancel := context.WithCancelCause(ctx)
+	stopped := make(chan struct{})
+	go e.watch(wctx, cancel, deadline, stopped)
 	var once sync.Once
 	return wctx, func() {
-		cancel()
-		once.Do(e.batchDone)
+		once.Do(func() {
+			cancel(context.Canceled)
+			<-stopped
+			e.batchDone()
+		})
 	}, nil
+}
+
+// watch ends a fenced batch's context at its deadline, unless a renewal has
+// moved the deadline on by then.
+func (e *Elector) watch(ctx context.Context, cancel context.CancelCauseFunc, deadline time.Time, stopped chan<- struct{}) {
+	defer close(stopped)
+	for {
+		timer := time.NewTimer(deadline.Sub(e.cfg.Now()))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C:
+		}
+		next, err := e.writableUntil()
+		if err != nil || !next.After(deadline) {
+			cancel(fmt.Errorf("lease %s: no renewal within the renew deadline: %w", e.lease, ErrNotLeader))
+			return
+		}
+		deadline = next
+		e.mu.Lock()
+		if deadline.After(e.latestDone) {
+			e.latestDone = deadline
+		}
+		e.mu.Unlock()
+	}
+}
+
+// Writable is the fence's check without reading the Lease: it fails, with
+// an error wrapping ErrNotLeader, unless this replica leads and renewed the
+// lease within the renew deadline. It costs no request, so a writer can call
+// it right before each request of a batch that Fence let through: after a
+// pause (SIGSTOP, a frozen VM) it fails at once, before the batch context's
+// timer has had a chance to run.
+func (e *Elector) Writable() error {
+	until, err := e.writableUntil()
+	if err != nil {
+		return err
+	}
+	if now := e.cfg.Now(); !now.Before(until) {
+		return fmt.Errorf("lease %s: last renewal %s ago: %w", e.lease, now.Sub(until.Add(-e.cfg.RenewDeadline)).Round(time.Millisecond), ErrNotLeader)
+	}
+	return nil
+}
+
+// writableUntil is when the last renewal seen by this process stops
+// covering writes.
+func (e *Elector) writableUntil() (time.Time, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.leading {
+		return time.Time{}, fmt.Errorf("lease %s: %w", e.lease, ErrNotLeader)
+	}
+	return e.lastRenew.Add(e.cfg.RenewDeadline), nil
 }
 
 func (e *Elector) batchDone() {

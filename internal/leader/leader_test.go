@@ -268,12 +268,17 @@ func TestOneLeaderAndTheOtherIsFenced(t *testing.T) {
 	if err != nil {
 		t.Fatalf("leader's fence: %v", err)
 	}
-	deadline, ok := ctx.Deadline()
-	if !ok || time.Until(deadline) > fast.renew {
-		t.Errorf("leader's fence deadline in %v, want at most the renew deadline %v", time.Until(deadline), fast.renew)
+	if err := leader.e.Writable(); err != nil {
+		t.Errorf("leader not writable: %v", err)
 	}
 	cancel()
 	cancel() // a second call is harmless
+	if !errors.Is(ctx.Err(), context.Canceled) {
+		t.Errorf("batch context after cancel: %v", ctx.Err())
+	}
+	if err := follower.e.Writable(); !errors.Is(err, ErrNotLeader) {
+		t.Errorf("follower writable: %v, want ErrNotLeader", err)
+	}
 
 	if _, _, err := follower.e.Fence(context.Background()); !errors.Is(err, ErrNotLeader) {
 		t.Errorf("follower's fence: %v, want ErrNotLeader", err)
@@ -301,6 +306,9 @@ func TestFenceFailsWhenRenewalsStop(t *testing.T) {
 
 	a.client.pause(false) // renewals block; reads still work
 	a.clock.advance(slow.renew)
+	if err := a.e.Writable(); !errors.Is(err, ErrNotLeader) {
+		t.Errorf("writable after the renew deadline: %v, want ErrNotLeader", err)
+	}
 	_, _, err := a.e.Fence(context.Background())
 	if !errors.Is(err, ErrNotLeader) || !strings.Contains(err.Error(), "renew") {
 		t.Fatalf("fence after the renew deadline: %v, want ErrNotLeader about the renewal", err)
@@ -399,8 +407,14 @@ func TestPausedLeaderMakesNoWritesAfterWaking(t *testing.T) {
 	bdone()
 
 	a.client.unpause() // SIGCONT: the writer goes on with its batch
+	if err := a.e.Writable(); !errors.Is(err, ErrNotLeader) {
+		t.Errorf("the woken ex-leader is writable: %v", err)
+	}
 	if err := gw.put(wctx, "a"); err == nil {
 		t.Error("the woken ex-leader's in-flight batch wrote after the lease moved")
+	}
+	if cause := context.Cause(wctx); !errors.Is(cause, ErrNotLeader) {
+		t.Errorf("the batch ended with %v, want ErrNotLeader", cause)
 	}
 	done()
 	if _, _, err := a.e.Fence(context.Background()); !errors.Is(err, ErrNotLeader) {
@@ -513,6 +527,55 @@ func TestNoInterleavedWritesAcrossHandovers(t *testing.T) {
 		t.Errorf("writers in order %q, want %q (one run per leader): %q", got, want, strings.Join(log, ""))
 	}
 	t.Logf("%d writes in %d batches, %d batches refused by the fence", len(log), len(batches), refused)
+}
+
+// A batch that runs longer than the renew deadline goes on while the lease
+// is renewed, and ends within the renew deadline once renewals stop.
+func TestLongBatchFollowsRenewals(t *testing.T) {
+	api := newLeaseAPI()
+	a := startReplica(t, api, "a", fast)
+	waitLeading(t, a, true, 5*time.Second)
+	wctx, done, err := a.e.Fence(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	first, err := a.e.writableUntil()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the first window is over and renewals have opened a later
+	// one; polling, bounded.
+	timeout := time.After(5 * time.Second)
+	for {
+		until, err := a.e.writableUntil()
+		if err == nil && a.clock.Now().After(first) && until.After(first.Add(fast.renew)) {
+			break
+		}
+		select {
+		case <-timeout:
+			t.Fatal("renewals did not move the window on")
+		case <-time.After(fast.retry):
+		}
+	}
+	if err := wctx.Err(); err != nil {
+		t.Fatalf("the batch ended at its first deadline although the lease was renewed: %v", context.Cause(wctx))
+	}
+
+	a.client.pause(true)
+	start := time.Now()
+	select {
+	case <-wctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the batch went on after renewals stopped")
+	}
+	t.Logf("batch ended %v after renewals stopped (renew deadline %v)", time.Since(start), fast.renew)
+	if time.Since(start) > fast.renew+time.Second {
+		t.Errorf("the batch ended %v after renewals stopped, want within the renew deadline %v", time.Since(start), fast.renew)
+	}
+	if cause := context.Cause(wctx); !errors.Is(cause, ErrNotLeader) {
+		t.Errorf("cause %v, want ErrNotLeader", cause)
+	}
 }
 
 // Stopping the leader (SIGTERM) releases the lease after its batch ends, so

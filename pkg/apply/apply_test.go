@@ -591,3 +591,55 @@ func TestUpdatesTellAChangeWriterWhatChanged(t *testing.T) {
 		t.Errorf("%d calls, want the update and the create", n)
 	}
 }
+
+// TestRenamedCredentialKeepsItsKey: renaming a credential gives it a new ID
+// with the same key; the gateway refuses a key held twice, so the old
+// credential goes first, and nothing else is deleted before the writes.
+func TestRenamedCredentialKeepsItsKey(t *testing.T) {
+	old := credential("alice", "main")
+	renamed := credential("alice", "primary")
+	renamed.Body = changed(renamed, "config", map[string]any{"key": "alice-main"}).Body
+	live := []model.Resource{consumer("alice"), old, consumer("gone")}
+	f := newFake(live...)
+	f.strict = true
+	p := planFor([]model.Resource{consumer("alice"), renamed, consumer("new")}, live, nil)
+	var early []string
+	for _, s := range p.Steps {
+		if s.Early {
+			early = append(early, s.Resource.Name)
+		}
+	}
+	if !slices.Equal(early, []string{"main"}) {
+		t.Fatalf("early deletes = %v, want [main]\n%s", early, p.Text())
+	}
+	res, err := (&apply.Executor{Gateway: f}).Execute(context.Background(), p)
+	if err != nil {
+		t.Fatalf("Execute: %v", err)
+	}
+	if res.Counts != (apply.Counts{Applied: 4}) {
+		t.Errorf("counts = %+v", res.Counts)
+	}
+	calls := f.callList()
+	pos := func(k model.Key) int { return slices.IndexFunc(calls, func(c call) bool { return c.key == k }) }
+	if pos(old.Key) > pos(renamed.Key) {
+		t.Errorf("the renamed credential was written before the old one was deleted: %v", calls)
+	}
+	if pos(consumer("gone").Key) < pos(consumer("new").Key) {
+		t.Errorf("an unrelated delete went before the writes: %v", calls)
+	}
+	if !strings.Contains(string(p.Text()), "frees an auth key") {
+		t.Errorf("the plan does not say why the delete goes early:\n%s", p.Text())
+	}
+
+	// If a write fails, the early delete has still run (the write needs
+	// it), but the prune does not.
+	f2 := newFake(live...)
+	f2.strict = true
+	f2.fail[consumer("new").Key] = &gatewayError{status: 400, message: "rejected"}
+	res, _ = (&apply.Executor{Gateway: f2}).Execute(context.Background(), planFor([]model.Resource{consumer("alice"), renamed, consumer("new")}, live, nil))
+	for _, o := range res.Outcomes {
+		if o.Key == consumer("gone").Key && o.Status != apply.StatusSkipped {
+			t.Errorf("prune ran after a failed write: %s", o.Status)
+		}
+	}
+}

@@ -220,15 +220,30 @@ func (e *Executor) Execute(ctx context.Context, p Plan) (Result, error) {
 		return res, err
 	}
 
-	r.schedule(ctx, 0, p.Writes)
+	// Phase 1: the writes, with the deletes that must go before them.
+	var first, prune []int
+	for i, s := range p.Steps {
+		if i < p.Writes || s.Early {
+			first = append(first, i)
+		} else {
+			prune = append(prune, i)
+		}
+	}
+	for _, i := range first {
+		if p.Steps[i].Early && p.Steps[i].Refused != nil {
+			r.finish(i, StatusSkipped, p.Steps[i].Refused)
+		}
+	}
+	r.schedule(ctx, first)
+	// Phase 2: the prune, only if every step of phase 1 succeeded.
 	var cause error
-	for i := range p.Writes {
+	for _, i := range first {
 		if res.Outcomes[i].Status != StatusApplied {
 			cause = ErrPruneHeld
 			break
 		}
 	}
-	for i := p.Writes; i < len(p.Steps); i++ {
+	for _, i := range prune {
 		switch {
 		case p.Steps[i].Refused != nil:
 			r.finish(i, StatusSkipped, p.Steps[i].Refused)
@@ -236,7 +251,7 @@ func (e *Executor) Execute(ctx context.Context, p Plan) (Result, error) {
 			r.finish(i, StatusSkipped, cause)
 		}
 	}
-	r.schedule(ctx, p.Writes, len(p.Steps))
+	r.schedule(ctx, prune)
 	return r.end(start)
 }
 
@@ -315,35 +330,42 @@ type stepDone struct {
 	took     time.Duration
 }
 
-// schedule runs steps [from, to) as their dependencies allow, at most
+// schedule runs the steps idx as their dependencies allow, at most
 // Concurrency at a time. Steps already finished (refused, invalid, held)
-// count as not succeeded for their dependents.
-func (r *run) schedule(ctx context.Context, from, to int) {
-	n := to - from
-	if n <= 0 {
+// count as not succeeded for their dependents. Dependencies outside idx are
+// finished already (a previous phase).
+func (r *run) schedule(ctx context.Context, idx []int) {
+	if len(idx) == 0 {
 		return
 	}
-	waiting := make([]int, n)      // unfinished dependencies per step
-	dependents := make([][]int, n) // reverse edges
-	for i := from; i < to; i++ {
+	in := make(map[int]bool, len(idx))
+	for _, i := range idx {
+		in[i] = true
+	}
+	waiting := make(map[int]int, len(idx))      // unfinished dependencies per step
+	dependents := make(map[int][]int, len(idx)) // reverse edges
+	for _, i := range idx {
 		for _, j := range r.p.Steps[i].After {
-			if j >= from && j < to {
-				waiting[i-from]++
-				dependents[j-from] = append(dependents[j-from], i)
+			switch {
+			case in[j]:
+				waiting[i]++
+				dependents[j] = append(dependents[j], i)
+			case r.res.Outcomes[j].Status != StatusApplied && !r.done[i]:
+				r.finish(i, StatusSkipped, &DependencyError{Dependency: r.p.Steps[j].Resource.Key})
 			}
 		}
 	}
-	ready := &readyQueue{}
+	ready := &readyQueue{early: func(i int) bool { return r.p.Steps[i].Early }}
 	var release func(i int, ok bool)
 	release = func(i int, ok bool) {
-		for _, d := range dependents[i-from] {
+		for _, d := range dependents[i] {
 			if !ok {
 				if !r.done[d] {
 					r.finish(d, StatusSkipped, &DependencyError{Dependency: r.p.Steps[i].Resource.Key})
 				}
 			}
-			waiting[d-from]--
-			if waiting[d-from] == 0 {
+			waiting[d]--
+			if waiting[d] == 0 {
 				if r.done[d] {
 					release(d, false)
 				} else {
@@ -352,8 +374,8 @@ func (r *run) schedule(ctx context.Context, from, to int) {
 			}
 		}
 	}
-	for i := from; i < to; i++ {
-		if waiting[i-from] > 0 {
+	for _, i := range idx {
+		if waiting[i] > 0 {
 			continue
 		}
 		if r.done[i] {
@@ -390,7 +412,7 @@ func (r *run) schedule(ctx context.Context, from, to int) {
 		}
 		release(d.i, d.err == nil)
 	}
-	for i := from; i < to; i++ {
+	for _, i := range idx {
 		switch {
 		case r.done[i]:
 		case ctx.Err() != nil:
@@ -453,16 +475,24 @@ func changedPaths(c diff.Change) []string {
 
 // readyQueue orders ready steps by their plan index, which is kind order
 // then key: dependencies first among writes, dependents first among
-// deletes.
-type readyQueue []int
+// deletes. Early deletes come before everything: writes wait for them.
+type readyQueue struct {
+	items []int
+	early func(int) bool
+}
 
-func (q readyQueue) Len() int           { return len(q) }
-func (q readyQueue) Less(i, j int) bool { return q[i] < q[j] }
-func (q readyQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
-func (q *readyQueue) Push(x any)        { *q = append(*q, x.(int)) }
+func (q *readyQueue) Len() int { return len(q.items) }
+func (q *readyQueue) Less(i, j int) bool {
+	a, b := q.items[i], q.items[j]
+	if ea, eb := q.early(a), q.early(b); ea != eb {
+		return ea
+	}
+	return a < b
+}
+func (q *readyQueue) Swap(i, j int) { q.items[i], q.items[j] = q.items[j], q.items[i] }
+func (q *readyQueue) Push(x any)    { q.items = append(q.items, x.(int)) }
 func (q *readyQueue) Pop() any {
-	old := *q
-	x := old[len(old)-1]
-	*q = old[:len(old)-1]
+	x := q.items[len(q.items)-1]
+	q.items = q.items[:len(q.items)-1]
 	return x
 }

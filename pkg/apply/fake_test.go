@@ -101,8 +101,27 @@ func (f *fakeGateway) Put(ctx context.Context, r model.Resource) error {
 			return &gatewayError{status: 400, message: fmt.Sprintf("failed to fetch %s info by id [%s], response code: 404", r.Parent.Kind, r.Parent.ID)}
 		}
 	}
+	if f.strict {
+		if key := authKeyOf(r); key != "" {
+			for _, o := range f.objects {
+				if o.Key != r.Key && authKeyOf(o) == key {
+					return &gatewayError{status: 400, message: "duplicate key of plugin key-auth found with credential: " + o.Name}
+				}
+			}
+		}
+	}
 	f.objects[r.Key] = r
 	return nil
+}
+
+// authKeyOf is a credential's key-auth key.
+func authKeyOf(r model.Resource) string {
+	if r.Key.Kind != model.KindCredential {
+		return ""
+	}
+	c, _ := r.Body["config"].(map[string]any)
+	k, _ := c["key"].(string)
+	return k
 }
 
 func (f *fakeGateway) Delete(ctx context.Context, r model.Resource) error {

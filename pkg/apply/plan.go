@@ -15,7 +15,10 @@
 // Writing before deleting means a resource that moves (a renamed route, an
 // SSL whose SNIs changed and so its ID) exists twice for a moment rather
 // than not at all, and a service is deleted only after the routes that
-// moved away from it were rewritten.
+// moved away from it were rewritten. The one exception is a delete that
+// frees an auth key a write takes over (a renamed credential keeps its key
+// under a new ID, and APISIX refuses a key held twice): it runs with the
+// writes, before the write that needs it (Step.Early).
 package apply
 
 import (
@@ -188,6 +191,12 @@ type Step struct {
 	Refused *RefusalError
 	// Invalid is set when local validation rejected this step.
 	Invalid error
+	// Early marks a delete that runs with the writes, before those that
+	// wait for it: it frees an auth key (key-auth key, basic-auth
+	// username, jwt-auth key, hmac-auth key_id) that a write takes over, as
+	// when a credential is renamed. APISIX 3.18 refuses a key held twice,
+	// so the write could never succeed first.
+	Early bool
 }
 
 // Plan is what to do, in order: the writes, dependencies first, then the
@@ -232,6 +241,7 @@ func NewPlan(in Input, pol Policy) Plan {
 		p.Steps = append(p.Steps, Step{Action: changes[i].Action, Resource: changes[i].Live, Change: changes[i]})
 	}
 	p.link()
+	p.early()
 	p.validate(in.Live)
 	p.guard(in, pol, len(deletes))
 	return p
@@ -296,6 +306,81 @@ func (p *Plan) link() {
 	for i := range p.Steps {
 		slices.Sort(p.Steps[i].After)
 		p.Steps[i].After = slices.Compact(p.Steps[i].After)
+	}
+}
+
+// authKeyFields are the fields of auth plugins that the gateway keeps
+// unique across consumers and credentials.
+var authKeyFields = map[string]string{
+	"key-auth":   "key",
+	"basic-auth": "username",
+	"jwt-auth":   "key",
+	"hmac-auth":  "key_id",
+}
+
+// authKeys are the unique auth keys a consumer or credential holds, as
+// "plugin\x00value".
+func authKeys(r model.Resource) []string {
+	var out []string
+	add := func(plugin string, conf any) {
+		field, ok := authKeyFields[plugin]
+		if !ok {
+			return
+		}
+		c, _ := conf.(map[string]any)
+		if v, ok := c[field].(string); ok && v != "" {
+			out = append(out, plugin+"\x00"+v)
+		}
+	}
+	switch r.Key.Kind {
+	case model.KindCredential:
+		t, _ := r.Body["type"].(string)
+		add(t, r.Body["config"])
+	case model.KindConsumer:
+		ps, _ := r.Body["plugins"].(map[string]any)
+		for name, conf := range ps {
+			add(name, conf)
+		}
+	}
+	return out
+}
+
+// early marks the deletes that free an auth key a write takes over, makes
+// the write wait for them, and marks early too what such a delete waits
+// for (its children's deletes).
+func (p *Plan) early() {
+	holders := map[string][]int{}
+	for i := p.Writes; i < len(p.Steps); i++ {
+		for _, k := range authKeys(p.Steps[i].Resource) {
+			holders[k] = append(holders[k], i)
+		}
+	}
+	if len(holders) == 0 {
+		return
+	}
+	var queue []int
+	for i := range p.Steps[:p.Writes] {
+		for _, k := range authKeys(p.Steps[i].Resource) {
+			for _, j := range holders[k] {
+				p.Steps[i].After = append(p.Steps[i].After, j)
+				if !p.Steps[j].Early {
+					p.Steps[j].Early = true
+					queue = append(queue, j)
+				}
+			}
+		}
+		slices.Sort(p.Steps[i].After)
+		p.Steps[i].After = slices.Compact(p.Steps[i].After)
+	}
+	for len(queue) > 0 {
+		j := queue[0]
+		queue = queue[1:]
+		for _, c := range p.Steps[j].After {
+			if !p.Steps[c].Early {
+				p.Steps[c].Early = true
+				queue = append(queue, c)
+			}
+		}
 	}
 }
 
@@ -463,7 +548,7 @@ func (p Plan) Text() []byte {
 			if p.DeletesHeld {
 				b.WriteString("Deletes (held back, will not run):\n")
 			} else {
-				b.WriteString("Deletes (only if every write succeeds):\n")
+				b.WriteString("Deletes (only if every write succeeds, unless marked):\n")
 			}
 		}
 		fmt.Fprintf(&b, "%5d. %s %s %q", i+1, s.Action, s.Resource.Key, s.Resource.Name)
@@ -475,6 +560,8 @@ func (p Plan) Text() []byte {
 			fmt.Fprintf(&b, " after %s", strings.Join(after, ","))
 		}
 		switch {
+		case s.Early:
+			b.WriteString(" — with the writes: frees an auth key a write takes over")
 		case s.Invalid != nil:
 			fmt.Fprintf(&b, " — invalid: %v", s.Invalid)
 		case s.Refused != nil && s.Refused.Reason == ReasonOwnershipConflict:

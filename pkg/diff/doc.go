@@ -44,10 +44,10 @@
 //     empty arrays and an empty description are dropped from core fields.
 //     Inside plugin configurations only nulls are dropped ({} may mean
 //     "enabled").
-//   - Set-valued arrays are sorted: route uris, hosts, methods,
-//     remote_addrs; service hosts; SSL snis, ssl_protocols; upstream nodes.
 //   - Ignore rules (kind, name glob, JSON pointers with "*") remove fields
-//     from both sides, last.
+//     from both sides.
+//   - Set-valued arrays are sorted, last: route uris, hosts, methods,
+//     remote_addrs; service hosts; SSL snis, ssl_protocols; upstream nodes.
 //
 // # Changes and masking
 //

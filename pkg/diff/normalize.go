@@ -231,10 +231,12 @@ func (d *Differ) normalizeBody(r model.Resource) map[string]any {
 			}
 		}
 	}
-	dropEmpty(b)
-	sortSets(k, b)
+	// Sets are sorted last, on the fields that remain: sorting before an
+	// ignore rule removed a field the order depended on would leave an
+	// order that normalising again changes.
 	d.ignoreFields(r, b)
 	dropEmpty(b)
+	sortSets(k, b)
 	return b
 }
 

@@ -1,8 +1,13 @@
 package git
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/go-git/go-git/v5/plumbing"
 )
 
 // TestRefs resolves every form of ref against a real repository.
@@ -173,5 +178,32 @@ func TestInclude(t *testing.T) {
 	e := fetchErr(t, newSource(t, Options{URL: repo.fileURL(), Path: "docs", Include: yamlOnly}), ErrNotFound)
 	if !strings.Contains(e.Error(), "no configuration files") {
 		t.Errorf("%v", e)
+	}
+}
+
+// TestDamagedCacheHeals: an object missing from the cache fails one fetch
+// and empties the cache, so that the next fetch starts afresh.
+func TestDamagedCacheHeals(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	repo := newTestRepo(t, root, "damaged")
+	repo.commitFiles("one", map[string]string{"a.yaml": "a: 1\n", "b.yaml": "b: 1\n"})
+	src := newSource(t, Options{URL: repo.fileURL()})
+	mustFetch(t, src)
+	repo.commitFiles("two", map[string]string{"b.yaml": "b: 2\n"})
+	mustFetch(t, src) // the new blob arrives in a thin pack, stored loose
+	blob := repo.bareGit("rev-parse", "HEAD:b.yaml")
+	loose := filepath.Join(src.opts.CacheDir, "objects", blob[:2], blob[2:])
+	if err := os.Remove(loose); err != nil {
+		t.Fatalf("the incremental blob is not a loose object: %v", err)
+	}
+	cold := newSource(t, Options{URL: repo.fileURL(), CacheDir: src.opts.CacheDir})
+	e := fetchErr(t, cold, ErrUnavailable)
+	if !errors.Is(e, plumbing.ErrObjectNotFound) {
+		t.Errorf("%v", e)
+	}
+	r := mustFetch(t, cold)
+	if fsFiles(t, r)["b.yaml"] != "b: 2\n" || r.Stats.PackRequests != 1 {
+		t.Errorf("after the reset: files %v stats %+v", fsFiles(t, r), r.Stats)
 	}
 }

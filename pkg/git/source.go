@@ -90,6 +90,7 @@ type Source struct {
 	memState   cacheState
 	last       *Result // the last successful fetch
 	lastTarget plumbing.Hash
+	lastSigned []signedObject // what its verification checked
 }
 
 // Signature is a commit's author or committer.
@@ -243,15 +244,21 @@ func (s *Source) Fetch(ctx context.Context) (Result, error) {
 func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 	if s.ref.kind == refCommit && s.last != nil {
 		// A pinned commit never moves.
-		r := *s.last
-		r.Unchanged = true
-		return r, nil
+		return s.unchanged()
 	}
-	creds, err := s.opts.Auth.load(s.remote)
-	if err != nil {
-		return Result{}, err
+	// Credentials are read when the network is needed: a pinned commit in
+	// the cache needs none.
+	var d *dialer
+	dial := func() (*dialer, error) {
+		if d == nil {
+			creds, err := s.opts.Auth.load(s.remote)
+			if err != nil {
+				return nil, err
+			}
+			d = &dialer{remote: s.remote, creds: creds, maxRecv: s.limits.MaxPackSize, stats: ws}
+		}
+		return d, nil
 	}
-	d := dialer{remote: s.remote, creds: creds, maxRecv: s.limits.MaxPackSize, stats: ws}
 
 	var (
 		sess session
@@ -266,7 +273,10 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 	}
 	defer closeSession()
 	advertise := func() error {
-		var err error
+		d, err := dial()
+		if err != nil {
+			return err
+		}
 		if sess, err = d.open(ctx); err != nil {
 			return err
 		}
@@ -280,13 +290,12 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 		if err := advertise(); err != nil {
 			return Result{}, err
 		}
+		var err error
 		if tgt, err = resolveRef(ar, s.ref); err != nil {
 			return Result{}, err
 		}
 		if s.last != nil && tgt.hash == s.lastTarget {
-			r := *s.last
-			r.Unchanged = true
-			return r, nil
+			return s.unchanged()
 		}
 	}
 
@@ -319,9 +328,15 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 
 	commit, tag, err := peel(c.store, tgt.hash)
 	if err != nil {
-		return Result{}, err
+		return Result{}, s.damaged(c, err)
 	}
-	sigs, err := s.verify(c.store, tgt, commit, tag)
+	var signed []signedObject
+	if s.opts.Verify.Mode != VerifyOff {
+		if signed, err = s.signedObjects(c.store, tgt, commit, tag); err != nil {
+			return Result{}, s.damaged(c, &Error{Op: "verify", Class: ErrVerification, Err: err})
+		}
+	}
+	sigs, err := s.verify(signed)
 	if err != nil {
 		return Result{}, err
 	}
@@ -331,11 +346,15 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 	}
 	files, err := readTree(c.store, commit, s.path, s.limits, known, s.opts.Include)
 	if err != nil {
-		return Result{}, err
+		return Result{}, s.damaged(c, err)
 	}
 	rewritten := false
 	if !previous.IsZero() && previous != commit.Hash {
-		ff, err := s.isAncestor(ctx, d, c, tgt, previous, commit.Hash)
+		d, err := dial()
+		if err != nil {
+			return Result{}, err
+		}
+		ff, err := s.isAncestor(ctx, *d, c, tgt, previous, commit.Hash)
 		if err != nil {
 			return Result{}, err
 		}
@@ -361,7 +380,39 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 	}
 	s.last = &res
 	s.lastTarget = tgt.hash
+	s.lastSigned = signed
 	return res, nil
+}
+
+// unchanged returns the last result again. With verification on, its
+// signatures are checked again with the key files as they are now, so that
+// a key removed from them takes effect without a new commit.
+func (s *Source) unchanged() (Result, error) {
+	sigs, err := s.verify(s.lastSigned)
+	if err != nil {
+		return Result{}, err
+	}
+	r := *s.last
+	r.Unchanged = true
+	r.Commit.Signatures = sigs
+	return r, nil
+}
+
+// damaged empties the store when err says an object it should hold is
+// missing (a damaged cache), so that the next fetch starts afresh instead
+// of failing the same way forever. It returns err.
+func (s *Source) damaged(c *cache, err error) error {
+	if !errors.Is(err, plumbing.ErrObjectNotFound) {
+		return err
+	}
+	if s.mem != nil {
+		s.mem = memory.NewStorage()
+		return err
+	}
+	if rerr := c.reset(); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	return err
 }
 
 func (s *Source) openCache() (*cache, error) {
@@ -549,9 +600,49 @@ func rawObject(s storer.EncodedObjectStorer, h plumbing.Hash) ([]byte, error) {
 	return io.ReadAll(r)
 }
 
-func (s *Source) verify(st storer.EncodedObjectStorer, tgt target, c *object.Commit, tag *object.Tag) ([]VerifiedSignature, error) {
+// signedObject is a commit or tag as signed: what verification checks.
+type signedObject struct {
+	name    string // "commit <hash>" or "tag <name>"
+	payload []byte
+	sig     string
+	when    time.Time
+}
+
+// signedObjects extracts what the verification mode covers from the store.
+func (s *Source) signedObjects(st storer.EncodedObjectStorer, tgt target, c *object.Commit, tag *object.Tag) ([]signedObject, error) {
 	mode := s.opts.Verify.Mode
-	if mode == VerifyOff {
+	var out []signedObject
+	if mode.tag() {
+		if tag == nil {
+			return nil, fmt.Errorf("mode %q needs an annotated tag, and ref %s is not one", mode, tgt.display())
+		}
+		raw, err := rawObject(st, tag.Hash)
+		if err != nil {
+			return nil, err
+		}
+		payload, sig, err := splitTagSignature(raw)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, signedObject{name: "tag " + tag.Name, payload: payload, sig: sig, when: tag.Tagger.When})
+	}
+	if mode.head() {
+		raw, err := rawObject(st, c.Hash)
+		if err != nil {
+			return nil, err
+		}
+		payload, sig, err := splitCommitSignature(raw)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, signedObject{name: "commit " + c.Hash.String(), payload: payload, sig: sig, when: c.Committer.When})
+	}
+	return out, nil
+}
+
+// verify checks the signatures with the keys as the files hold them now.
+func (s *Source) verify(objs []signedObject) ([]VerifiedSignature, error) {
+	if s.opts.Verify.Mode == VerifyOff {
 		return nil, nil
 	}
 	fail := func(err error) error { return &Error{Op: "verify", Class: ErrVerification, Err: err} }
@@ -559,35 +650,9 @@ func (s *Source) verify(st storer.EncodedObjectStorer, tgt target, c *object.Com
 	if err != nil {
 		return nil, fail(err)
 	}
-	var out []VerifiedSignature
-	if mode.tag() {
-		if tag == nil {
-			return nil, fail(fmt.Errorf("mode %q needs an annotated tag, and ref %s is not one", mode, tgt.display()))
-		}
-		raw, err := rawObject(st, tag.Hash)
-		if err != nil {
-			return nil, fail(err)
-		}
-		payload, sig, err := splitTagSignature(raw)
-		if err != nil {
-			return nil, fail(err)
-		}
-		vs, err := t.check("tag "+tag.Name, payload, sig, tag.Tagger.When)
-		if err != nil {
-			return nil, fail(err)
-		}
-		out = append(out, vs)
-	}
-	if mode.head() {
-		raw, err := rawObject(st, c.Hash)
-		if err != nil {
-			return nil, fail(err)
-		}
-		payload, sig, err := splitCommitSignature(raw)
-		if err != nil {
-			return nil, fail(err)
-		}
-		vs, err := t.check("commit "+c.Hash.String(), payload, sig, c.Committer.When)
+	out := make([]VerifiedSignature, 0, len(objs))
+	for _, o := range objs {
+		vs, err := t.check(o.name, o.payload, o.sig, o.when)
 		if err != nil {
 			return nil, fail(err)
 		}

@@ -260,6 +260,10 @@ func TestVerificationKeepsLastGood(t *testing.T) {
 		// The allowed-signers file is read on each verification.
 		other := signer{sshKey: sshKeygen(t, dir, "other", "ed25519")}
 		writeFile(t, v.SSHAllowedSignersFile, other.trusts(t))
+		// Even the commit already fetched is checked again on a poll.
+		if e := fetchErr(t, src, ErrVerification); !strings.Contains(e.Error(), "not an allowed signer") {
+			t.Errorf("unchanged poll after the key was removed: %v", e)
+		}
 		repo.commitFiles("signed later", map[string]string{"adc.yaml": "a: 3\n"})
 		tip := repo.git("rev-parse", "HEAD")
 		repo.bareGit("update-ref", "refs/heads/main", repo.signedCommit(t, tip, s))
