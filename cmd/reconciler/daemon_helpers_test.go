@@ -22,7 +22,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/gitops-gateway/reconciler/internal/reconciler"
 	"github.com/gitops-gateway/reconciler/pkg/api7/emulator"
 	"github.com/gitops-gateway/reconciler/pkg/model"
