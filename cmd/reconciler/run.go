@@ -322,11 +322,10 @@ func buildDaemon(o daemonOptions, specs []reconciler.TargetSpec, env lookupEnv, 
 func leaderElection(o daemonOptions, hooks *daemonHooks, log *zap.Logger) (*leader.Config, coordinationv1client.LeasesGetter, error) {
 	ns := o.leaderNS
 	if ns == "" {
-		b, err := os.ReadFile(serviceAccountNamespace)
-		if err != nil {
-			return nil, nil, fmt.Errorf("--leader-elect: no --leader-elect-namespace, and not in a pod (%w)", err)
+		var err error
+		if ns, err = leader.InClusterNamespace(); err != nil {
+			return nil, nil, fmt.Errorf("--leader-elect: no --leader-elect-namespace: %w", err)
 		}
-		ns = strings.TrimSpace(string(b))
 	}
 	id := o.leaderID
 	if id == "" {
@@ -346,9 +345,6 @@ func leaderElection(o daemonOptions, hooks *daemonHooks, log *zap.Logger) (*lead
 	}
 	return &leader.Config{Namespace: ns, Identity: id, Logger: log.Named("leader")}, leases, nil
 }
-
-// serviceAccountNamespace holds the pod's namespace.
-const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 func buildTarget(o daemonOptions, spec reconciler.TargetSpec, env lookupEnv, deps reconciler.Deps, log *zap.Logger, rt *daemonRuntime, fencer reconciler.Fencer) (*reconciler.Target, error) {
 	tlog := log.With(zap.String("target", spec.Name))
