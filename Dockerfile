@@ -25,6 +25,8 @@ RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY cmd/ cmd/
 COPY internal/ internal/
 COPY pkg/ pkg/
+# The quickstart embeds the example configuration.
+COPY examples/ examples/
 ARG TARGETOS
 ARG TARGETARCH
 ARG VERSION=dev
