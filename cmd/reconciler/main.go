@@ -48,9 +48,6 @@ func (e *exitError) Error() string {
 
 func (e *exitError) Unwrap() error { return e.err }
 
-// errNotImplemented is returned by verbs whose issue has not landed yet.
-var errNotImplemented = errors.New("not implemented yet")
-
 // run executes the command line and returns the process exit code.
 func run(ctx context.Context, args []string, std streams, env lookupEnv) int {
 	root := newRootCmd(std, env)
