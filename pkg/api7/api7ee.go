@@ -485,7 +485,7 @@ func (c *Client) listAPI7(ctx context.Context) (model.Inventory, error) {
 			continue
 		}
 		sid := api7ID(it.value, "service_id")
-		if err := checkSegment("service", sid, idRE); err != nil {
+		if err := checkSegment("service", sid, idSegment); err != nil {
 			return model.Inventory{}, err
 		}
 		g.Go(func() error {
@@ -504,7 +504,7 @@ func (c *Client) listAPI7(ctx context.Context) (model.Inventory, error) {
 			continue
 		}
 		username, _ := it.value["username"].(string)
-		if err := checkSegment("consumer", username, usernameRE); err != nil {
+		if err := checkSegment("consumer", username, usernameSegment); err != nil {
 			return model.Inventory{}, err
 		}
 		g.Go(func() error {

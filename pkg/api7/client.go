@@ -65,6 +65,10 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api7 config: %w", err)
 	}
+	// The token source holds the token from here on. The Client keeps no
+	// copy in its (unexported) cfg, which %v of a Client value would print
+	// field by field, past model.Secret's Format method.
+	cfg.Token = model.Secret{}
 	return &Client{
 		cfg:    cfg,
 		base:   base,

@@ -148,7 +148,7 @@ func (c *Client) apisixPluginDefaults(ctx context.Context) (map[string]map[strin
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.cfg.Concurrency)
 	for _, name := range names {
-		if checkSegment("plugin", name, pluginRE) != nil {
+		if checkSegment("plugin", name, pluginSegment) != nil {
 			continue
 		}
 		g.Go(func() error {

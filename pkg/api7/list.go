@@ -98,7 +98,7 @@ func (c *Client) listAPISIX(ctx context.Context) (model.Inventory, error) {
 				continue
 			}
 			username, _ := it.value["username"].(string)
-			if checkSegment("consumer", username, usernameRE) != nil {
+			if checkSegment("consumer", username, usernameSegment) != nil {
 				return model.Inventory{}, fmt.Errorf("consumer %q: username cannot be used in a URL", truncate(username, 80))
 			}
 			g.Go(func() error {

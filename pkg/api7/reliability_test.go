@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -381,6 +382,19 @@ func TestA2TokenNeverRendered(t *testing.T) {
 		fmt.Sprintf("%v %+v %#v %+v", c, c.token, c.cfg, c.cfg.Token),
 	} {
 		noLeak(t, "formatted client", s)
+	}
+	// The values behind the pointers, printed field by field through
+	// reflection: fmt does not call the Format method of a model.Secret in
+	// an unexported field, so no such field may hold the token.
+	file := newClient(t, Config{Server: "http://127.0.0.1:1", TokenFile: writeFile(t, "token", []byte(canary+"\n"))})
+	for _, v := range []any{
+		reflect.ValueOf(c).Elem(), reflect.ValueOf(c.token).Elem(), c.cfg, reflect.ValueOf(c.limit).Elem(),
+		reflect.ValueOf(file).Elem(), reflect.ValueOf(file.token).Elem(), file.cfg,
+		struct{ c, f *Client }{c, file},
+	} {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
+			noLeak(t, verb+" of "+reflect.TypeOf(v).String(), fmt.Sprintf(verb, v))
+		}
 	}
 	_, err := New(Config{Server: "http://user:" + canary + "@127.0.0.1:1", Token: model.NewSecret("x")})
 	if err == nil {

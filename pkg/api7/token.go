@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/fsnotify/fsnotify"
 	"go.uber.org/zap"
@@ -25,29 +26,40 @@ type tokenSource struct {
 	log  *zap.Logger
 	hook func()
 
-	mu  sync.Mutex
-	tok model.Secret
-	gen uint64 // bumped on every change of tok
+	// cur is the token and its generation, read without a lock by every
+	// request. It is an unsafe.Pointer inside: fmt prints it as an address
+	// under every verb, whereas a model.Secret in an unexported field would
+	// be printed field by field through reflection, past its Format
+	// method, by %v (or %!s(…) of %s) of a tokenSource value
+	// (reliability A2).
+	cur atomic.Pointer[tokenState]
+	mu  sync.Mutex // serialises reloads
 
 	watcher *fsnotify.Watcher
 	done    chan struct{}
 }
 
+// tokenState is one token and its generation, bumped on every change.
+type tokenState struct {
+	tok model.Secret
+	gen uint64
+}
+
 func newTokenSource(cfg Config, log *zap.Logger) (*tokenSource, error) {
-	ts := &tokenSource{path: cfg.TokenFile, log: log, hook: cfg.Hooks.TokenReloaded, tok: cfg.Token}
+	ts := &tokenSource{path: cfg.TokenFile, log: log, hook: cfg.Hooks.TokenReloaded}
 	if ts.path == "" {
 		tok := strings.TrimSpace(cfg.Token.Reveal())
 		if err := checkToken(tok); err != nil {
 			return nil, err
 		}
-		ts.tok = model.NewSecret(tok)
+		ts.cur.Store(&tokenState{tok: model.NewSecret(tok)})
 		return ts, nil
 	}
 	tok, err := readTokenFile(ts.path)
 	if err != nil {
 		return nil, err
 	}
-	ts.tok = tok
+	ts.cur.Store(&tokenState{tok: tok})
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, fmt.Errorf("watch token file: %w", err)
@@ -107,9 +119,8 @@ func checkToken(tok string) error {
 
 // current returns the token and its generation.
 func (ts *tokenSource) current() (model.Secret, uint64) {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	return ts.tok, ts.gen
+	st := ts.cur.Load()
+	return st.tok, st.gen
 }
 
 // reload re-reads the token file. It reports whether the token is now of a
@@ -122,25 +133,23 @@ func (ts *tokenSource) reload(gen uint64) bool {
 	}
 	tok, err := readTokenFile(ts.path)
 	ts.mu.Lock()
+	st := ts.cur.Load()
 	if err != nil {
-		changed := ts.gen != gen
 		ts.mu.Unlock()
 		ts.log.Warn("token file not reloaded; keeping the current token", zap.Error(err))
-		return changed
+		return st.gen != gen
 	}
-	if tok.Reveal() != ts.tok.Reveal() {
-		ts.tok = tok
-		ts.gen++
+	if tok.Reveal() == st.tok.Reveal() {
 		ts.mu.Unlock()
-		ts.log.Info("token reloaded from file")
-		if ts.hook != nil {
-			ts.hook()
-		}
-		ts.mu.Lock()
+		return st.gen != gen
 	}
-	changed := ts.gen != gen
+	ts.cur.Store(&tokenState{tok: tok, gen: st.gen + 1})
 	ts.mu.Unlock()
-	return changed
+	ts.log.Info("token reloaded from file")
+	if ts.hook != nil {
+		ts.hook()
+	}
+	return true
 }
 
 func (ts *tokenSource) watch() {

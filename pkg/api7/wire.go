@@ -16,23 +16,48 @@ import (
 // Helpers shared by both backends' wire mappings.
 
 var (
-	// idRE is APISIX's id_schema for strings, and the only characters a
+	// idSegment is APISIX's id_schema for strings, and the only characters a
 	// path segment built from an ID may hold.
-	idRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-	// usernameRE is a consumer username (APISIX 3.13+: dashes; API7: dots), at
-	// most 64 characters like every ID the model accepts.
-	usernameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
-	// pluginRE is a plugin name, used as the ID of global rules and plugin
-	// metadata.
-	pluginRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	idSegment = segment{pattern: `^[A-Za-z0-9._-]{1,64}$`, dot: true}
+	// usernameSegment is a consumer username (APISIX 3.13+: dashes; API7:
+	// dots), at most 64 characters like every ID the model accepts.
+	usernameSegment = segment{pattern: `^[A-Za-z0-9_.-]{1,64}$`, dot: true}
+	// pluginSegment is a plugin name, used as the ID of global rules and
+	// plugin metadata.
+	pluginSegment = segment{pattern: `^[A-Za-z0-9_-]{1,64}$`}
 	// labelValueRE is APISIX's label value.
 	labelValueRE = regexp.MustCompile(`^\S{1,256}$`)
 )
 
+// segment is a rule for one URL path segment made from an ID: 1 to 64
+// ASCII letters, digits, "_" and "-", and "." when dot is set. It is
+// checked byte by byte (every request checks its IDs; a regular expression
+// cost more than the rest of the mapping). pattern says the same for
+// error messages.
+type segment struct {
+	pattern string
+	dot     bool
+}
+
+func (r segment) match(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
+		case c == '.' && r.dot:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // checkSegment refuses anything that is not a safe path segment for kind.
-func checkSegment(what, s string, re *regexp.Regexp) error {
-	if s == "." || s == ".." || !re.MatchString(s) {
-		return fmt.Errorf("%s %q: not a valid ID (want %s, not . or ..)", what, truncate(s, 80), re.String())
+func checkSegment(what, s string, r segment) error {
+	if s == "." || s == ".." || !r.match(s) {
+		return fmt.Errorf("%s %q: not a valid ID (want %s, not . or ..)", what, truncate(s, 80), r.pattern)
 	}
 	return nil
 }
@@ -48,16 +73,16 @@ func truncate(s string, n int) string {
 func checkKey(k model.Key) error {
 	switch k.Kind {
 	case model.KindConsumer:
-		return checkSegment("consumer", k.ID, usernameRE)
+		return checkSegment("consumer", k.ID, usernameSegment)
 	case model.KindCredential:
-		if err := checkSegment("consumer", k.Consumer, usernameRE); err != nil {
+		if err := checkSegment("consumer", k.Consumer, usernameSegment); err != nil {
 			return err
 		}
-		return checkSegment("credential", k.ID, idRE)
+		return checkSegment("credential", k.ID, idSegment)
 	case model.KindGlobalRule, model.KindPluginMetadata:
-		return checkSegment(string(k.Kind), k.ID, pluginRE)
+		return checkSegment(string(k.Kind), k.ID, pluginSegment)
 	default:
-		return checkSegment(string(k.Kind), k.ID, idRE)
+		return checkSegment(string(k.Kind), k.ID, idSegment)
 	}
 }
 

@@ -1,7 +1,6 @@
 package api7
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -361,51 +360,4 @@ func TestPathsAreSafe(t *testing.T) {
 	if _, err := m.puts(r); err == nil {
 		t.Error("a credential under a bad consumer name was accepted")
 	}
-}
-
-func FuzzResourcePath(f *testing.F) {
-	for _, s := range []string{"abc", "..", "a/b", "d24b3c2a43210c591420015de31a163713a39f74", "%2e", "key-auth"} {
-		f.Add(s, s)
-	}
-	m := apisixMapper{managedBy: "r", version: v318}
-	f.Fuzz(func(t *testing.T, id, consumer string) {
-		for _, kind := range model.Kinds() {
-			r := model.Resource{Key: model.Key{Kind: kind, ID: id}, Parent: model.Key{Kind: model.KindService, ID: "s"},
-				Body: map[string]any{"type": "key-auth", "certificates": []any{map[string]any{"certificate": "c", "key": "k"}}}}
-			if kind == model.KindCredential {
-				r.Key.Consumer = consumer
-			}
-			for _, build := range []func(model.Resource) ([]write, error){m.puts, m.deletes} {
-				ws, err := build(r)
-				if err != nil {
-					continue
-				}
-				for _, w := range ws {
-					if err := checkPath(w.path); err != nil {
-						t.Fatalf("%s %q: %v", kind, id, err)
-					}
-				}
-			}
-		}
-	})
-}
-
-// checkPath holds a built path to /apisix/admin/<coll>/<seg>[/credentials/<seg>].
-func checkPath(p string) error {
-	parts := strings.Split(strings.TrimPrefix(p, apisixPrefix+"/"), "/")
-	if !strings.HasPrefix(p, apisixPrefix+"/") || (len(parts) != 2 && len(parts) != 4) {
-		return fmt.Errorf("path %q has the wrong shape", p)
-	}
-	for i, seg := range parts[1:] {
-		if len(parts) == 4 && i == 1 {
-			if seg != "credentials" {
-				return fmt.Errorf("path %q", p)
-			}
-			continue
-		}
-		if seg == "." || seg == ".." || !idRE.MatchString(seg) {
-			return fmt.Errorf("path %q: segment %q", p, seg)
-		}
-	}
-	return nil
 }
