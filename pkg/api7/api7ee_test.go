@@ -62,6 +62,9 @@ func TestRoundTripAPI7(t *testing.T) {
 				if strings.HasPrefix(r.Path, "/apisix/admin/") && !strings.Contains(r.Path, "gateway_group_id="+ggID) {
 					t.Errorf("%s %s lacks gateway_group_id=%s", r.Method, r.Path, ggID)
 				}
+				if r.TokenVia != string(tt.transport) {
+					t.Errorf("%s %s: token sent by %q, want %s", r.Method, r.Path, r.TokenVia, tt.transport)
+				}
 			}
 			other := "default"
 			if tt.group == "default" {

@@ -21,6 +21,9 @@ import (
 // maxRetryAfter caps a server's Retry-After.
 const maxRetryAfter = 5 * time.Minute
 
+// jsonMediaType is the value of Content-Type and Accept; only read.
+var jsonMediaType = []string{"application/json"}
+
 // Client speaks to one gateway's Admin API. It is safe for concurrent use.
 // Close it to stop watching the token file.
 type Client struct {
@@ -223,14 +226,23 @@ func (c *Client) attempt(ctx context.Context, req request, payload []byte, n int
 		c.limit.release(granted, false, false)
 		return nil, &RequestError{Method: req.method, Path: req.path, Err: errors.New("cannot build the request")}
 	}
-	hreq.Header.Set("Content-Type", "application/json")
-	hreq.Header.Set("Accept", "application/json")
+	// One map with canonical keys, the constant values shared (the
+	// transport only reads them): Header.Set costs an allocation each.
+	h := make(http.Header, 3)
+	h["Content-Type"] = jsonMediaType
+	h["Accept"] = jsonMediaType
 	switch c.cfg.TokenTransport {
 	case TokenCookie:
-		hreq.Header.Set("Cookie", "X-API-KEY="+tok.Reveal())
+		// The cookie each server reads: APISIX x_api_key, API7 X-API-KEY.
+		name := "X-API-KEY="
+		if c.cfg.Backend == BackendAPISIX {
+			name = "x_api_key="
+		}
+		h["Cookie"] = []string{name + tok.Reveal()}
 	default:
-		hreq.Header.Set("X-API-KEY", tok.Reveal())
+		h["X-Api-Key"] = []string{tok.Reveal()}
 	}
+	hreq.Header = h
 
 	t0 := time.Now()
 	hresp, err := c.http.Do(hreq)
@@ -266,17 +278,20 @@ func (c *Client) attempt(ctx context.Context, req request, payload []byte, n int
 	return resp, &APIError{Method: req.method, Path: req.path, StatusCode: code, Message: c.scrubString(errorMessage(raw))}
 }
 
-// readBody reads at most limit+1 bytes of the body, in one allocation when
-// the length is announced (lists run to tens of megabytes).
+// readBody reads at most limit+1 bytes of the body, into a buffer of
+// exactly the announced length when there is one (lists run to tens of
+// megabytes; most answers to a few hundred bytes). A body shorter than its
+// Content-Length is io.ErrUnexpectedEOF.
 func readBody(resp *http.Response, limit int64) ([]byte, error) {
-	r := io.LimitReader(resp.Body, limit+1)
-	if n := resp.ContentLength; n > 0 && n <= limit {
-		var b bytes.Buffer
-		b.Grow(int(n) + bytes.MinRead)
-		_, err := b.ReadFrom(r)
-		return b.Bytes(), err
+	if n := resp.ContentLength; n >= 0 && n <= limit {
+		b := make([]byte, n)
+		_, err := io.ReadFull(resp.Body, b)
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return b, err
 	}
-	return io.ReadAll(r)
+	return io.ReadAll(io.LimitReader(resp.Body, limit+1))
 }
 
 func (c *Client) observe(method string, code int, d time.Duration, attempt int) {

@@ -135,6 +135,34 @@ func TestRoundTripAPISIX(t *testing.T) {
 	}
 }
 
+// TestTokenTransport: the token travels in the X-API-KEY header, or in the
+// cookie each server reads when asked (x_api_key on APISIX, X-API-KEY on
+// API7 Enterprise), on every request and never anywhere else.
+func TestTokenTransport(t *testing.T) {
+	for _, backend := range []emulator.Backend{emulator.BackendAPISIX, emulator.BackendAPI7EE} {
+		for _, tr := range []TokenTransport{TokenHeader, TokenCookie} {
+			t.Run(string(backend)+" "+string(tr), func(t *testing.T) {
+				f := newFixture(t, Config{TokenTransport: tr}, emulator.WithBackend(backend))
+				ctx := ctxFor(t, 10*time.Second)
+				r := model.Resource{Key: model.Key{Kind: model.KindConsumer, ID: "carol"}, Body: map[string]any{"username": "carol"}}
+				putAll(t, ctx, f.client, []model.Resource{r})
+				if _, err := f.client.List(ctx); err != nil {
+					t.Fatal(err)
+				}
+				reqs := f.em.Requests()
+				if len(reqs) < 3 {
+					t.Fatalf("%d requests", len(reqs))
+				}
+				for _, rq := range reqs {
+					if rq.TokenVia != string(tr) || rq.Token != emulator.TokenNameAdmin || rq.Status == http.StatusUnauthorized {
+						t.Errorf("%s %s: token %q via %q, status %d; want admin via %s", rq.Method, rq.Path, rq.Token, rq.TokenVia, rq.Status, tr)
+					}
+				}
+			})
+		}
+	}
+}
+
 func sortResources(rs []model.Resource) {
 	for i := 1; i < len(rs); i++ {
 		for j := i; j > 0 && rs[j].Key.Less(rs[j-1].Key); j-- {

@@ -27,7 +27,9 @@ type TokenTransport string
 // The token transports.
 const (
 	TokenHeader TokenTransport = "header" // X-API-KEY: <token>
-	TokenCookie TokenTransport = "cookie" // Cookie: X-API-KEY=<token> (API7 Enterprise)
+	// TokenCookie sends the cookie the server reads: Cookie: X-API-KEY=<token>
+	// on API7 Enterprise, Cookie: x_api_key=<token> on APISIX.
+	TokenCookie TokenTransport = "cookie"
 )
 
 // Defaults of Config.

@@ -6,22 +6,21 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // gate is the Retry-After window shared by every request of a Client:
-// nothing is sent before notBefore.
+// nothing is sent before notBefore (Unix nanoseconds; read without a lock
+// by every attempt).
 type gate struct {
-	mu        sync.Mutex
-	notBefore time.Time
+	notBefore atomic.Int64
 }
 
 // wait blocks until the window is over or ctx is done.
 func (g *gate) wait(ctx context.Context) error {
 	for {
-		g.mu.Lock()
-		d := time.Until(g.notBefore)
-		g.mu.Unlock()
+		d := time.Until(time.Unix(0, g.notBefore.Load()))
 		if d <= 0 {
 			return ctx.Err()
 		}
@@ -31,13 +30,15 @@ func (g *gate) wait(ctx context.Context) error {
 	}
 }
 
-// close extends the window to t.
+// close extends the window to t (never shortens it).
 func (g *gate) close(t time.Time) {
-	g.mu.Lock()
-	if t.After(g.notBefore) {
-		g.notBefore = t
+	n := t.UnixNano()
+	for {
+		cur := g.notBefore.Load()
+		if n <= cur || g.notBefore.CompareAndSwap(cur, n) {
+			return
+		}
 	}
-	g.mu.Unlock()
 }
 
 // limiter bounds the requests in flight. Its bound halves when the server
@@ -49,6 +50,7 @@ type limiter struct {
 	max          int
 	limit        float64
 	inflight     int
+	waiting      int // callers blocked in acquire
 	lastDecrease time.Time
 	wake         chan struct{}
 }
@@ -59,18 +61,27 @@ func newLimiter(n int) *limiter {
 
 // acquire waits for a slot and returns the time it was granted.
 func (l *limiter) acquire(ctx context.Context) (time.Time, error) {
+	waited := false
 	for {
 		l.mu.Lock()
+		if waited {
+			l.waiting--
+		}
 		if l.inflight < int(l.limit) {
 			l.inflight++
 			l.mu.Unlock()
 			return time.Now(), nil
 		}
 		wake := l.wake
+		l.waiting++
+		waited = true
 		l.mu.Unlock()
 		select {
 		case <-wake:
 		case <-ctx.Done():
+			l.mu.Lock()
+			l.waiting--
+			l.mu.Unlock()
 			return time.Time{}, ctx.Err()
 		}
 	}
@@ -88,8 +99,12 @@ func (l *limiter) release(start time.Time, throttled, ok bool) {
 	case ok && l.limit < float64(l.max):
 		l.limit = min(float64(l.max), l.limit+1/l.limit)
 	}
-	close(l.wake)
-	l.wake = make(chan struct{})
+	if l.waiting > 0 {
+		// Wake the waiters to compete for the slot (and any the bound
+		// grew by); no channel is made when nobody waits.
+		close(l.wake)
+		l.wake = make(chan struct{})
+	}
 	l.mu.Unlock()
 }
 

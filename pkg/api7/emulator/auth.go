@@ -16,6 +16,27 @@ const (
 	tokenCookie
 )
 
+// Where a request carried its token, as Request.TokenVia and Call.TokenVia
+// say it.
+const (
+	ViaNone   = ""       // no token
+	ViaQuery  = "query"  // ?api_key= (apisix)
+	ViaHeader = "header" // X-API-KEY
+	ViaCookie = "cookie" // x_api_key (apisix) or X-API-KEY (api7ee)
+)
+
+func (s tokenSource) String() string {
+	switch s {
+	case tokenQuery:
+		return ViaQuery
+	case tokenHeader:
+		return ViaHeader
+	case tokenCookie:
+		return ViaCookie
+	}
+	return ViaNone
+}
+
 // apisixToken finds the token as APISIX does: query api_key, then header
 // X-API-KEY (any case), then cookie x_api_key; the first present wins, even
 // when empty or wrong.
@@ -62,8 +83,9 @@ func (e *Emulator) lookupToken(t string) (tokenEntry, bool) {
 	return tokenEntry{}, false
 }
 
-// identify names the token a request carries, for the log and hooks.
-func (e *Emulator) identify(r *http.Request) string {
+// identify names the token a request carries and where it carried it, for
+// the log and hooks.
+func (e *Emulator) identify(r *http.Request) (string, tokenSource) {
 	var t string
 	var src tokenSource
 	if e.cfg.backend == BackendAPI7EE {
@@ -72,16 +94,16 @@ func (e *Emulator) identify(r *http.Request) string {
 		t, src = apisixToken(r)
 	}
 	if src == tokenNone {
-		return IdentityNone
+		return IdentityNone, src
 	}
 	te, ok := e.lookupToken(t)
 	if !ok {
-		return IdentityUnknown
+		return IdentityUnknown, src
 	}
 	if !te.expires.IsZero() && !e.cfg.now().Before(te.expires) {
-		return IdentityExpired
+		return IdentityExpired, src
 	}
-	return te.name
+	return te.name, src
 }
 
 // checkAPISIXToken is APISIX's check_token: nil when allowed.

@@ -99,11 +99,12 @@ func (f Faults) validate() error {
 // Call is what a Hook sees of a request. Token is the token's identity
 // (its name), never the token itself.
 type Call struct {
-	Method string
-	Path   string // URL path, without the query
-	Query  url.Values
-	Body   []byte
-	Token  string
+	Method   string
+	Path     string // URL path, without the query
+	Query    url.Values
+	Body     []byte
+	Token    string
+	TokenVia string // ViaHeader, ViaCookie, ViaQuery or ViaNone
 }
 
 // Reply is a hook's answer. A zero Status with Hang set makes the request
@@ -153,6 +154,7 @@ type Request struct {
 	Path     string // path and query; the api_key query value is redacted
 	Status   int
 	Token    string // the token's identity (name), IdentityNone or IdentityUnknown; never the token
+	TokenVia string // where the token was: ViaHeader, ViaCookie, ViaQuery or ViaNone
 	Duration time.Duration
 	Fault    string // "503", "429", "hang", "truncate", "hook" when one was applied
 	// UserAgent is the request's User-Agent; Holder the value of the holder
@@ -689,10 +691,10 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.mu.Unlock()
 
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-	identity := e.identify(r)
+	identity, via := e.identify(r)
 	fault := ""
 	defer func() {
-		e.finish(r, rec, identity, fault, start)
+		e.finish(r, rec, identity, via, fault, start)
 	}()
 
 	// The body is read first: only then does net/http notice a client that
@@ -716,7 +718,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	if reply := e.runHooks(Call{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Body: body, Token: identity}); reply != nil {
+	if reply := e.runHooks(Call{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Body: body, Token: identity, TokenVia: via.String()}); reply != nil {
 		fault = "hook"
 		if reply.Hang {
 			e.hang(r.Context())
@@ -837,7 +839,7 @@ func (e *Emulator) drawFault(r *http.Request) string {
 	return ""
 }
 
-func (e *Emulator) finish(r *http.Request, rec *recorder, identity, fault string, start time.Time) {
+func (e *Emulator) finish(r *http.Request, rec *recorder, identity string, via tokenSource, fault string, start time.Time) {
 	end := e.cfg.now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -872,6 +874,7 @@ func (e *Emulator) finish(r *http.Request, rec *recorder, identity, fault string
 		Path:      redactQuery(r.URL),
 		Status:    rec.status,
 		Token:     identity,
+		TokenVia:  via.String(),
 		Duration:  end.Sub(start),
 		Fault:     fault,
 		UserAgent: r.UserAgent(),

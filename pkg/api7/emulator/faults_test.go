@@ -274,20 +274,21 @@ func TestRequestLogAndCounters(t *testing.T) {
 	want := []struct {
 		method, path, token string
 		status              int
+		via                 string
 	}{
-		{"PUT", "/apisix/admin/routes/r1", TokenNameAdmin, 201},
-		{"GET", "/apisix/admin/routes?api_key=[redacted]", TokenNameViewer, 200},
-		{"PUT", "/apisix/admin/routes/r2", TokenNameViewer, 401},
-		{"GET", "/apisix/admin/routes", IdentityUnknown, 401},
-		{"GET", "/apisix/admin/routes", IdentityNone, 401},
-		{"DELETE", "/apisix/admin/routes/r1", TokenNameAdmin, 200},
+		{"PUT", "/apisix/admin/routes/r1", TokenNameAdmin, 201, ViaHeader},
+		{"GET", "/apisix/admin/routes?api_key=[redacted]", TokenNameViewer, 200, ViaQuery},
+		{"PUT", "/apisix/admin/routes/r2", TokenNameViewer, 401, ViaHeader},
+		{"GET", "/apisix/admin/routes", IdentityUnknown, 401, ViaHeader},
+		{"GET", "/apisix/admin/routes", IdentityNone, 401, ViaNone},
+		{"DELETE", "/apisix/admin/routes/r1", TokenNameAdmin, 200, ViaHeader},
 	}
 	if len(reqs) != len(want) {
 		t.Fatalf("%d log entries, want %d", len(reqs), len(want))
 	}
 	for i, w := range want {
 		r := reqs[i]
-		if r.Method != w.method || r.Path != w.path || r.Token != w.token || r.Status != w.status || r.Time.IsZero() {
+		if r.Method != w.method || r.Path != w.path || r.Token != w.token || r.Status != w.status || r.TokenVia != w.via || r.Time.IsZero() {
 			t.Errorf("entry %d: %+v, want %+v", i, r, w)
 		}
 		if strings.Contains(r.Path+r.Token, "canary") {
