@@ -42,6 +42,7 @@ type emulatorOptions struct {
 	Fault429        float64
 	FaultHang       float64
 	FaultTruncate   float64
+	FaultReset      float64
 	ShutdownTimeout time.Duration
 	log             logOptions
 }
@@ -85,6 +86,7 @@ at start (when the file exists) and saved at shutdown.`,
 	fs.Float64Var(&o.Fault429, "fault-429-rate", 0, "share of requests answered 429 with Retry-After")
 	fs.Float64Var(&o.FaultHang, "fault-hang-rate", 0, "share of requests that hang until the client gives up")
 	fs.Float64Var(&o.FaultTruncate, "fault-truncate-rate", 0, "share of responses cut short")
+	fs.Float64Var(&o.FaultReset, "fault-reset-rate", 0, "share of responses whose connection is reset halfway through the body")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to wait for requests in flight at shutdown")
 	addLogFlags(fs, &o.log)
 	return cmd
@@ -150,6 +152,7 @@ func emulatorConfig(o emulatorOptions) ([]emulator.Option, error) {
 		emulator.WithDeleteCheckLag(o.DeleteCheckLag),
 		emulator.WithFaults(emulator.Faults{
 			Seed: o.FaultSeed, Unavailable: o.Fault503, RateLimited: o.Fault429, Hang: o.FaultHang, Truncate: o.FaultTruncate,
+			Reset: o.FaultReset,
 		}),
 	)
 	if o.StreamMode {

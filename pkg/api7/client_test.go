@@ -339,6 +339,8 @@ func TestPartialReadFails(t *testing.T) {
 		{"credentials answer 403", Config{}, emulator.Faults{}, emulator.Reject(http.MethodGet, "/apisix/admin/consumers/warehouse-ui/credentials", 403, `{"error_msg":"no"}`)},
 		{"truncated bodies", Config{}, emulator.Faults{Seed: 1, Truncate: 1, Methods: []string{http.MethodGet}, PathPrefix: "/apisix/admin/routes"}, nil},
 		{"a truncated page of a paged walk", Config{PageSize: 10}, emulator.Faults{Seed: 1, Truncate: 1, Methods: []string{http.MethodGet}, PathPrefix: "/apisix/admin/routes"}, nil},
+		{"connection reset mid-list", Config{}, emulator.Faults{Seed: 1, Reset: 1, Methods: []string{http.MethodGet}, PathPrefix: "/apisix/admin/routes"}, nil},
+		{"connection reset on a page of a paged walk", Config{PageSize: 10}, emulator.Faults{}, resetPage("/apisix/admin/routes", "2", -1)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -599,6 +601,50 @@ func TestF4PagedListingWithForeignObjects(t *testing.T) {
 	}
 	if f.em.Counters().Writes != writes {
 		t.Error("listing wrote something")
+	}
+}
+
+// resetPage answers page n of path (every time when times < 0) with half
+// a list and a connection reset.
+func resetPage(path, page string, times int) emulator.Hook {
+	var left atomic.Int64
+	left.Store(int64(times))
+	return func(c emulator.Call) *emulator.Reply {
+		if c.Method != http.MethodGet || c.Path != path || c.Query.Get("page") != page {
+			return nil
+		}
+		if times >= 0 && left.Add(-1) < 0 {
+			return nil
+		}
+		return &emulator.Reply{Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Reset: true,
+			Body: `{"total":31,"list":[{"key":"/apisix/routes/a","value":{"id":"a"}},{"key":"/apisix/routes/b","value":{"id":"b"}}]}`}
+	}
+}
+
+// A connection reset in the middle of one page is a transport error: the
+// page is read again, and the listing that results is complete.
+func TestResetPageIsReadAgain(t *testing.T) {
+	f := newFixture(t, Config{PageSize: 10, Retry: fastRetry})
+	ctx := ctxFor(t, 30*time.Second)
+	rs := manyRoutes(30)
+	putAll(t, ctx, f.client, rs)
+	remove := f.em.AddHook(resetPage("/apisix/admin/routes", "2", 1))
+	defer remove()
+	inv, err := f.client.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Owned) != len(rs) {
+		t.Fatalf("%d owned, want %d", len(inv.Owned), len(rs))
+	}
+	page2 := 0
+	for _, r := range f.em.Requests() {
+		if r.Path == "/apisix/admin/routes?page=2&page_size=10" {
+			page2++
+		}
+	}
+	if page2 != 2 {
+		t.Errorf("page 2 read %d times, want 2 (the reset, then the retry)", page2)
 	}
 }
 

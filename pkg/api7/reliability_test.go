@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -132,10 +133,24 @@ func TestF2RetryAfterWindow(t *testing.T) {
 		return &emulator.Reply{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {"1"}, "Content-Type": {"application/json"}},
 			Body: `{"error_msg":"too many requests"}`}
 	})
+	// The bound of the limiter, seen after every answer.
+	var (
+		client *Client
+		mu     sync.Mutex
+		bounds []int
+	)
 	f := newFixture(t, Config{Retry: RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, MaxElapsed: 10 * time.Second},
-		Concurrency: 4, Hooks: Hooks{Throttled: func() { throttled.Add(1) }}}, rateLimit)
+		Concurrency: 4, Hooks: Hooks{
+			Throttled: func() { throttled.Add(1) },
+			Request: func(RequestInfo) {
+				mu.Lock()
+				bounds = append(bounds, client.limit.current())
+				mu.Unlock()
+			},
+		}}, rateLimit, emulator.WithLatency(20*time.Millisecond))
+	client = f.client
 	ctx := ctxFor(t, 30*time.Second)
-	rs := manyRoutes(12)
+	rs := manyRoutes(30)
 	putAll(t, ctx, f.client, rs[:1])
 	start := time.Now()
 	if failed := putConcurrently(ctx, f.client, rs[1:], 4); len(failed) != 0 {
@@ -144,11 +159,26 @@ func TestF2RetryAfterWindow(t *testing.T) {
 	if throttled.Load() != 3 {
 		t.Fatalf("%d throttled answers, want 3", throttled.Load())
 	}
+	// Three 429s to requests sent together halve the bound once (4 → 2, not
+	// 1); the successes after the window grow it back by one per bound's
+	// worth, to 4 again.
+	mu.Lock()
+	low := slices.Min(bounds)
+	mu.Unlock()
+	if low != 2 || f.client.limit.current() != 4 {
+		t.Errorf("bounds %v: want a low of 2 and a return to 4", bounds)
+	}
+	if hw := f.em.MaxInFlight(); hw > 4 {
+		t.Errorf("%d requests in flight at once, over the concurrency of 4", hw)
+	}
 	if time.Since(start) < window {
 		t.Errorf("the puts finished in %s, inside the Retry-After window", time.Since(start))
 	}
 	log := f.em.Requests()
-	const slack = 150 * time.Millisecond // requests already in flight when the 429 was sent
+	// Requests already in flight when the 429 was sent may still arrive.
+	// The latency keeps the other workers' requests from all fitting into
+	// that slack, so a worker that ignored the window would be seen.
+	const slack = 80 * time.Millisecond
 	for _, r429 := range log {
 		if r429.Status != http.StatusTooManyRequests {
 			continue
@@ -444,5 +474,104 @@ func TestA4RedirectRefused(t *testing.T) {
 	}
 	if reached.Load() != 0 {
 		t.Fatalf("%d requests reached the redirect target", reached.Load())
+	}
+}
+
+// F3: a PUT whose answer never comes is cut by the per-request timeout and
+// sent again (a PUT by ID is idempotent), within the one Put call.
+func TestF3TimedOutPutIsRetried(t *testing.T) {
+	var (
+		ac   attemptCounter
+		once atomic.Bool
+	)
+	const path = "/apisix/admin/consumers/slow"
+	hangOnce := emulator.WithHook(func(c emulator.Call) *emulator.Reply {
+		if c.Method == http.MethodPut && c.Path == path && once.CompareAndSwap(false, true) {
+			return &emulator.Reply{Hang: true}
+		}
+		return nil
+	})
+	f := newFixture(t, Config{Retry: fastRetry, Timeout: 200 * time.Millisecond, Hooks: Hooks{Request: ac.hook}}, hangOnce)
+	ctx := ctxFor(t, 10*time.Second)
+	r := model.Resource{Key: model.Key{Kind: model.KindConsumer, ID: "slow"}, Body: map[string]any{"username": "slow"}}
+	if err := f.client.Put(ctx, r); err != nil {
+		t.Fatalf("put: %v", err)
+	}
+	var statuses []int
+	for _, rq := range f.em.Requests() {
+		if rq.Method == http.MethodPut && rq.Path == path {
+			statuses = append(statuses, rq.Status)
+		}
+	}
+	if !slices.Equal(statuses, []int{499, 201}) {
+		t.Errorf("PUT %s answered %v, want the abandoned attempt (499) then 201", path, statuses)
+	}
+	if v, ok := ac.codes.Load(0); !ok || v.(*atomic.Int64).Load() != 1 {
+		t.Error("the timeout was not reported to the Request hook as an attempt without an answer")
+	}
+}
+
+// Only idempotent requests are retried: the POST of configs/validate gets
+// one try, whatever the answer.
+func TestPostIsNeverRetried(t *testing.T) {
+	for _, status := range []int{http.StatusServiceUnavailable, http.StatusTooManyRequests} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			f := newFixture(t, Config{Retry: fastRetry},
+				emulator.WithHook(emulator.Reject(http.MethodPost, "/apisix/admin/configs/validate", status, `{"error_msg":"busy"}`)))
+			ctx := ctxFor(t, 10*time.Second)
+			err := f.client.Validate(ctx, manyRoutes(1))
+			var api *APIError
+			if !errors.As(err, &api) || api.StatusCode != status {
+				t.Fatalf("got %v, want the %d", err, status)
+			}
+			if n := f.em.Counters().ByMethod[http.MethodPost]; n != 1 {
+				t.Errorf("%d POSTs, want 1", n)
+			}
+		})
+	}
+}
+
+// A4: with a viewer key, reading (version, defaults, the whole listing)
+// sends only GETs and works; a write is refused by the server once, as a
+// typed authentication error, and not retried.
+func TestA4ViewerKeyOnlyReads(t *testing.T) {
+	const viewer = "viewer-canary-5e3f"
+	for _, backend := range []emulator.Backend{emulator.BackendAPISIX, emulator.BackendAPI7EE} {
+		t.Run(string(backend), func(t *testing.T) {
+			f := newFixture(t, Config{Token: model.NewSecret(viewer), Retry: fastRetry},
+				emulator.WithBackend(backend), emulator.WithViewerToken(viewer), emulator.WithAPISIXVersion("3.13.0"))
+			ctx := ctxFor(t, 10*time.Second)
+			if _, err := f.client.Version(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.client.Defaults(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.client.List(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for _, rq := range f.em.Requests() {
+				if rq.Method != http.MethodGet || rq.Token != emulator.TokenNameViewer {
+					t.Errorf("reading sent %s %s with token %q", rq.Method, rq.Path, rq.Token)
+				}
+			}
+			before := f.em.Counters().Requests
+			err := f.client.Put(ctx, model.Resource{Key: model.Key{Kind: model.KindConsumer, ID: "x"}, Body: map[string]any{"username": "x"}})
+			// APISIX refuses the method for the role with a 401 (a typed
+			// authentication error); API7 Enterprise's RBAC with a 403.
+			want := http.StatusUnauthorized
+			if backend == emulator.BackendAPI7EE {
+				want = http.StatusForbidden
+			}
+			var api *APIError
+			if !errors.As(err, &api) || api.StatusCode != want || errors.Is(err, ErrUnauthorized) != (want == http.StatusUnauthorized) {
+				t.Fatalf("a write with a viewer key: %v, want a %d", err, want)
+			}
+			if n := f.em.Counters().Requests - before; n != 1 {
+				t.Errorf("%d requests for one refused write, want 1", n)
+			}
+			noLeak(t, "logs", f.logs.String(), viewer)
+			noLeakErr(t, err, viewer)
+		})
 	}
 }

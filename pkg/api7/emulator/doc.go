@@ -34,14 +34,14 @@
 //     (data_encryption off). By default they echo the ciphertext, as APISIX.
 //   - WithLatency(d): per-request delay, cut short when the client gives up.
 //   - WithFaults(Faults{Seed, Unavailable, RateLimited, RetryAfter, Hang,
-//     Truncate, Methods, PathPrefix}): seeded error injection (503; 429 with
-//     Retry-After; a hang until the client's context ends; a body cut in
-//     half under a full Content-Length).
+//     Truncate, Reset, Methods, PathPrefix}): seeded error injection (503;
+//     429 with Retry-After; a hang until the client's context ends; a body
+//     cut in half under a full Content-Length; the same, then a TCP reset).
 //   - WithDeleteCheckLag(d): delete checks see references removed less than d
 //     ago, reproducing APISIX's "… is still using it now" race.
-//   - WithHook(h): a function that may answer a request itself (FailTimes and
-//     Reject build the common ones: fail a DELETE n times, reject one route's
-//     PUT with 400).
+//   - WithHook(h): a function that may answer a request itself, hang it or
+//     reset its connection mid-body (FailTimes and Reject build the common
+//     ones: fail a DELETE n times, reject one route's PUT with 400).
 //   - WithClock(now): the clock for timestamps, token expiry and the lag.
 //   - WithGatewayGroups(names...): api7ee gateway groups (default "default").
 //   - WithAPI7Version(v): what api7ee's GET /api/version answers.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -74,6 +75,10 @@ type Faults struct {
 	// response body is cut in half (Content-Length still announces the full
 	// body, so the client sees an unexpected EOF).
 	Truncate float64
+	// Reset is the rate of requests that are handled normally but whose
+	// connection is reset (TCP RST) after the headers and half the body:
+	// the client sees "connection reset by peer" in the middle of a read.
+	Reset float64
 	// Methods limits the faults to these HTTP methods (all when empty).
 	Methods []string
 	// PathPrefix limits the faults to paths with this prefix (all when empty).
@@ -81,16 +86,16 @@ type Faults struct {
 }
 
 func (f Faults) enabled() bool {
-	return f.Unavailable > 0 || f.RateLimited > 0 || f.Hang > 0 || f.Truncate > 0
+	return f.Unavailable > 0 || f.RateLimited > 0 || f.Hang > 0 || f.Truncate > 0 || f.Reset > 0
 }
 
 func (f Faults) validate() error {
-	for _, r := range []float64{f.Unavailable, f.RateLimited, f.Hang, f.Truncate} {
+	for _, r := range []float64{f.Unavailable, f.RateLimited, f.Hang, f.Truncate, f.Reset} {
 		if r < 0 || r > 1 {
 			return fmt.Errorf("fault rate %v outside [0, 1]", r)
 		}
 	}
-	if f.Unavailable+f.RateLimited+f.Hang+f.Truncate > 1 {
+	if f.Unavailable+f.RateLimited+f.Hang+f.Truncate+f.Reset > 1 {
 		return errors.New("fault rates add up to more than 1")
 	}
 	return nil
@@ -108,12 +113,15 @@ type Call struct {
 }
 
 // Reply is a hook's answer. A zero Status with Hang set makes the request
-// hang until the client gives up.
+// hang until the client gives up. Reset sends the status, the headers (with
+// a Content-Length for the whole Body) and half the Body, then resets the
+// connection.
 type Reply struct {
 	Status int
 	Header http.Header
 	Body   string
 	Hang   bool
+	Reset  bool
 }
 
 // Hook may take over one request before the emulator handles it: it returns
@@ -156,7 +164,7 @@ type Request struct {
 	Token    string // the token's identity (name), IdentityNone or IdentityUnknown; never the token
 	TokenVia string // where the token was: ViaHeader, ViaCookie, ViaQuery or ViaNone
 	Duration time.Duration
-	Fault    string // "503", "429", "hang", "truncate", "hook" when one was applied
+	Fault    string // "503", "429", "hang", "truncate", "reset", "hook" when one was applied
 	// UserAgent is the request's User-Agent; Holder the value of the holder
 	// header (WithHolderHeader, default DefaultHolderHeader), so tests of
 	// leader election can tell which replica wrote.
@@ -731,8 +739,10 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		e.serverHeader(rec)
+		rec.reset = reply.Reset
 		rec.WriteHeader(reply.Status)
 		_, _ = io.WriteString(rec, reply.Body)
+		rec.flushCut()
 		return
 	}
 
@@ -757,11 +767,14 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "truncate":
 		fault = f
 		rec.truncate = true
+	case "reset":
+		fault = f
+		rec.reset = true
 	}
 
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	e.route(rec, r, body, identity)
-	rec.flushTruncated()
+	rec.flushCut()
 }
 
 func (e *Emulator) retryAfter() time.Duration {
@@ -835,6 +848,8 @@ func (e *Emulator) drawFault(r *http.Request) string {
 		return "hang"
 	case x < f.Unavailable+f.RateLimited+f.Hang+f.Truncate:
 		return "truncate"
+	case x < f.Unavailable+f.RateLimited+f.Hang+f.Truncate+f.Reset:
+		return "reset"
 	}
 	return ""
 }
@@ -903,15 +918,19 @@ func redactQuery(u *url.URL) string {
 	return u.Path + "?" + strings.Join(parts, "&")
 }
 
-// recorder captures the status and, for truncation, the body.
+// recorder captures the status and, for truncation and resets, the body.
 type recorder struct {
 	http.ResponseWriter
 	status   int
 	wrote    bool
 	mutated  bool // the request changed the store
 	truncate bool
+	reset    bool
 	buf      bytes.Buffer
 }
+
+// cut reports whether the answer is buffered to be sent short.
+func (r *recorder) cut() bool { return r.truncate || r.reset }
 
 func (r *recorder) WriteHeader(code int) {
 	if r.wrote {
@@ -919,7 +938,7 @@ func (r *recorder) WriteHeader(code int) {
 	}
 	r.status = code
 	r.wrote = true
-	if !r.truncate {
+	if !r.cut() {
 		r.ResponseWriter.WriteHeader(code)
 	}
 }
@@ -928,22 +947,51 @@ func (r *recorder) Write(b []byte) (int, error) {
 	if !r.wrote {
 		r.WriteHeader(http.StatusOK)
 	}
-	if r.truncate {
+	if r.cut() {
 		return r.buf.Write(b)
 	}
 	return r.ResponseWriter.Write(b)
 }
 
-// flushTruncated sends half of a buffered body under a Content-Length for
-// the whole of it.
-func (r *recorder) flushTruncated() {
-	if !r.truncate {
+// flushCut sends half of a buffered body under a Content-Length for the
+// whole of it: then net/http closes the connection (truncate), or the
+// connection is reset at once (reset).
+func (r *recorder) flushCut() {
+	if !r.cut() {
 		return
 	}
 	b := r.buf.Bytes()
+	if r.reset {
+		if hj, ok := r.ResponseWriter.(http.Hijacker); ok {
+			r.resetAfter(hj, b[:len(b)/2], len(b))
+			return
+		}
+		// No connection to reset (HTTP/2, a recorder): truncate instead.
+	}
 	r.ResponseWriter.Header().Set("Content-Length", fmt.Sprint(len(b)))
 	r.ResponseWriter.WriteHeader(r.status)
 	_, _ = r.ResponseWriter.Write(b[:len(b)/2])
 	// net/http closes the connection after a response shorter than its
 	// Content-Length, so the client sees an unexpected EOF.
+}
+
+// resetAfter takes the connection over, writes the status line, the
+// headers (announcing length bytes) and part, then closes the connection
+// with SO_LINGER 0, which sends a TCP RST.
+func (r *recorder) resetAfter(hj http.Hijacker, part []byte, length int) {
+	conn, bw, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	h := r.ResponseWriter.Header().Clone()
+	h.Set("Content-Length", fmt.Sprint(length))
+	fmt.Fprintf(bw, "HTTP/1.1 %03d %s\r\n", r.status, http.StatusText(r.status))
+	_ = h.Write(bw)
+	_, _ = bw.WriteString("\r\n")
+	_, _ = bw.Write(part)
+	_ = bw.Flush()
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -174,6 +175,46 @@ func TestFaultTruncate(t *testing.T) {
 	}
 	if _, err := io.ReadAll(resp.Body); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("read err %v, want unexpected EOF", err)
+	}
+}
+
+// A reset fault (or a hook's Reset reply) sends the headers and half the
+// body, then a TCP RST: the client's read fails with ECONNRESET, not EOF.
+func TestFaultReset(t *testing.T) {
+	tests := []struct {
+		name string
+		opt  Option
+	}{
+		{"fault rate", WithFaults(Faults{Reset: 1, Methods: []string{"GET"}})},
+		{"hook reply", WithHook(func(c Call) *Reply {
+			if c.Method != "GET" {
+				return nil
+			}
+			return &Reply{Status: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: `{"list":[],"total":0}`, Reset: true}
+		})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, WithAdminToken(adminKey), tt.opt)
+			h.call("PUT", "/apisix/admin/routes/r1", adminKey, routeBody("/x")).mustStatus(t, 201) // something to list
+			req, _ := http.NewRequest("GET", h.srv.URL+"/apisix/admin/routes", nil)
+			req.Header.Set("X-API-KEY", adminKey)
+			resp, err := h.srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != 200 || resp.ContentLength <= 0 {
+				t.Fatalf("status %d, length %d", resp.StatusCode, resp.ContentLength)
+			}
+			b, err := io.ReadAll(resp.Body)
+			if !errors.Is(err, syscall.ECONNRESET) {
+				t.Errorf("read %d of %d bytes, err %v; want a connection reset", len(b), resp.ContentLength, err)
+			}
+			if rq := h.em.Requests(); rq[len(rq)-1].Fault == "" {
+				t.Errorf("fault not logged: %+v", rq[len(rq)-1])
+			}
+		})
 	}
 }
 
