@@ -701,9 +701,18 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 	identity, via := e.identify(r)
 	fault := ""
-	defer func() {
-		e.finish(r, rec, identity, via, fault, start)
-	}()
+	logged := false
+	finish := func() {
+		if !logged {
+			logged = true
+			e.finish(r, rec, identity, via, fault, start)
+		}
+	}
+	defer finish()
+	// A reset connection is logged before the reset: the client may look at
+	// the log as soon as its read fails, and a server's Close does not wait
+	// for hijacked connections.
+	rec.beforeReset = finish
 
 	// The body is read first: only then does net/http notice a client that
 	// goes away (and cancel the request's context).
@@ -927,6 +936,8 @@ type recorder struct {
 	truncate bool
 	reset    bool
 	buf      bytes.Buffer
+	// beforeReset runs once the answer is known, before the reset.
+	beforeReset func()
 }
 
 // cut reports whether the answer is buffered to be sent short.
@@ -990,6 +1001,9 @@ func (r *recorder) resetAfter(hj http.Hijacker, part []byte, length int) {
 	_, _ = bw.WriteString("\r\n")
 	_, _ = bw.Write(part)
 	_ = bw.Flush()
+	if r.beforeReset != nil {
+		r.beforeReset()
+	}
 	if tc, ok := conn.(*net.TCPConn); ok {
 		_ = tc.SetLinger(0)
 	}
