@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -1030,6 +1031,62 @@ func (g *gw) del(rs *resource, col, id string, args url.Values) response {
 	return ok(http.StatusOK, map[string]any{"deleted": "1", "key": key})
 }
 
+// upstreamDeleteCheck is the delete check of apisix/admin/upstreams.lua
+// (3.x): for each route, then each service, a traffic-split plugin naming
+// the upstream ("plugin in route [r]") or its upstream_id ("route [r]");
+// then stream routes' upstream_id; then the traffic-split plugins of plugin
+// configs, consumers, consumer groups and global rules.
+func (g *gw) upstreamDeleteCheck(id string, first func(string) (string, bool)) *apiErr {
+	direct := g.st.referrers("upstreams/"+id, g.now)
+	viaPlugin := g.st.referrers(pluginRefPrefix+"upstreams/"+id, g.now)
+	name := func(ref string) string {
+		c, rid, _ := strings.Cut(ref, "/")
+		if o, ok := g.st.get(c, rid); ok {
+			if s, ok := idString(o.value["id"]); ok {
+				return s
+			}
+			if u, ok := o.value["username"].(string); ok {
+				return u
+			}
+		}
+		return rid
+	}
+	inCol := func(list []string, col string) []string {
+		var out []string
+		for _, r := range list {
+			if strings.HasPrefix(r, col+"/") {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	for _, c := range []struct{ col, kind string }{{"routes", "route"}, {"services", "service"}} {
+		d, p := inCol(direct, c.col), inCol(viaPlugin, c.col)
+		if len(d)+len(p) == 0 {
+			continue
+		}
+		// The first object in key order decides; its plugin is checked
+		// before its upstream_id.
+		all := append(append([]string(nil), d...), p...)
+		sort.Strings(all)
+		if slices.Contains(p, all[0]) {
+			return bad("can not delete this upstream, plugin in " + c.kind + " [" + name(all[0]) + "] is still using it now")
+		}
+		return bad("can not delete this upstream, " + c.kind + " [" + name(all[0]) + "] is still using it now")
+	}
+	if r, ok := first("stream_routes"); ok {
+		return bad("can not delete this upstream, stream_route [" + r + "] is still using it now")
+	}
+	for _, c := range []struct{ col, kind string }{
+		{"plugin_configs", "plugin_config"}, {"consumers", "consumer"}, {"consumer_groups", "consumer_group"}, {"global_rules", "global_rules"},
+	} {
+		if p := inCol(viaPlugin, c.col); len(p) > 0 {
+			return bad("can not delete this upstream, plugin in " + c.kind + " [" + name(p[0]) + "] is still using it now")
+		}
+	}
+	return nil
+}
+
 func (g *gw) dropCredentials(username string) {
 	g.st.dropCollection("consumers/"+username+"/credentials", g.e.cfg.deleteLag, g.now)
 }
@@ -1039,9 +1096,14 @@ func (g *gw) dropCredentials(username string) {
 // (possibly lagging) cache.
 func (g *gw) deleteCheck(col, id string) *apiErr {
 	refs := g.st.referrers(col+"/"+id, g.now)
+	if col == "upstreams" {
+		refs = append(refs, g.st.referrers(pluginRefPrefix+"upstreams/"+id, g.now)...)
+	}
 	if len(refs) == 0 {
 		return nil
 	}
+	// first names the first referrer in fromCol (key order), by the id
+	// APISIX prints (a consumer's username).
 	first := func(fromCol string) (string, bool) {
 		for _, r := range refs {
 			c, rid, _ := strings.Cut(r, "/")
@@ -1068,15 +1130,7 @@ func (g *gw) deleteCheck(col, id string) *apiErr {
 			return bad("can not delete this service directly, stream_route [" + r + "] is still using it now")
 		}
 	case "upstreams":
-		if r, ok := first("routes"); ok {
-			return bad("can not delete this upstream, route [" + r + "] is still using it now")
-		}
-		if r, ok := first("services"); ok {
-			return bad("can not delete this upstream, service [" + r + "] is still using it now")
-		}
-		if r, ok := first("stream_routes"); ok {
-			return bad("can not delete this upstream, stream_route [" + r + "] is still using it now")
-		}
+		return g.upstreamDeleteCheck(id, first)
 	case "plugin_configs":
 		if r, ok := first("routes"); ok {
 			return bad("can not delete this plugin config, route [" + r + "] is still using it now")

@@ -3,6 +3,8 @@ package emulator
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -142,6 +144,109 @@ func TestReferencesAndForce(t *testing.T) {
 			r := h.call(tt.method, tt.path, adminKey, body).mustStatus(t, tt.status)
 			if tt.msg != "" && at(r.body, "error_msg") != tt.msg {
 				t.Errorf("message %s", r.raw)
+			}
+		})
+	}
+}
+
+// An upstream named by a traffic-split plugin cannot be deleted, whoever
+// holds the plugin, with the messages of APISIX's t/admin/upstream5.t.
+func TestUpstreamDeleteCheckTrafficSplit(t *testing.T) {
+	split := func(extra map[string]any) map[string]any {
+		m := map[string]any{"plugins": map[string]any{"traffic-split": map[string]any{"rules": []any{map[string]any{
+			"weighted_upstreams": []any{map[string]any{"upstream_id": 1, "weight": 1}, map[string]any{"weight": 1}},
+		}}}}}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	up := map[string]any{"nodes": map[string]any{"127.0.0.1:1980": 1}, "type": "roundrobin"}
+	tests := []struct {
+		name, holder string
+		body         map[string]any
+		msg          string
+	}{
+		{"route", "/apisix/admin/routes/1", split(map[string]any{"uri": "/hello", "upstream": up}), "plugin in route [1]"},
+		{"service", "/apisix/admin/services/1", split(nil), "plugin in service [1]"},
+		{"global rule", "/apisix/admin/global_rules/1", split(nil), "plugin in global_rules [1]"},
+		{"plugin config", "/apisix/admin/plugin_configs/1", split(nil), "plugin in plugin_config [1]"},
+		{"consumer", "/apisix/admin/consumers/test", split(map[string]any{"username": "test"}), "plugin in consumer [test]"},
+		{"consumer group", "/apisix/admin/consumer_groups/1", split(nil), "plugin in consumer_group [1]"},
+		{"a route's own upstream_id", "/apisix/admin/routes/2", map[string]any{"uri": "/x", "upstream_id": "1"}, "route [2]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, WithAdminToken(adminKey), WithPlugins("traffic-split", "key-auth"))
+			h.call("PUT", "/apisix/admin/upstreams/1", adminKey, up).mustStatus(t, 201)
+			h.call("PUT", tt.holder, adminKey, tt.body).mustStatus(t, 201)
+			r := h.call("DELETE", "/apisix/admin/upstreams/1", adminKey, nil).mustStatus(t, 400)
+			if want := "can not delete this upstream, " + tt.msg + " is still using it now"; at(r.body, "error_msg") != want {
+				t.Errorf("got %s, want %q", r.raw, want)
+			}
+			// Once the holder is gone, the upstream goes.
+			h.call("DELETE", tt.holder, adminKey, nil).mustStatus(t, 200)
+			h.call("DELETE", "/apisix/admin/upstreams/1", adminKey, nil).mustStatus(t, 200)
+		})
+	}
+	t.Run("force deletes anyway; a rewrite without the plugin frees it", func(t *testing.T) {
+		h := newHarness(t, WithAdminToken(adminKey), WithPlugins("traffic-split"))
+		h.call("PUT", "/apisix/admin/upstreams/1", adminKey, up).mustStatus(t, 201)
+		h.call("PUT", "/apisix/admin/upstreams/2", adminKey, up).mustStatus(t, 201)
+		h.call("PUT", "/apisix/admin/services/1", adminKey, split(nil)).mustStatus(t, 201)
+		h.call("DELETE", "/apisix/admin/upstreams/1?force=true", adminKey, nil).mustStatus(t, 200)
+		h.call("PUT", "/apisix/admin/services/2", adminKey, map[string]any{"plugins": map[string]any{"traffic-split": map[string]any{
+			"rules": []any{map[string]any{"weighted_upstreams": []any{map[string]any{"upstream_id": "2", "weight": 1}}}}}}}).mustStatus(t, 201)
+		h.call("DELETE", "/apisix/admin/upstreams/2", adminKey, nil).mustStatus(t, 400)
+		h.call("PUT", "/apisix/admin/services/2", adminKey, map[string]any{"desc": "no split"}).mustStatus(t, 200)
+		h.call("DELETE", "/apisix/admin/upstreams/2", adminKey, nil).mustStatus(t, 200)
+	})
+}
+
+// An upstream's tls.client_key is stored encrypted (check_upstream_conf)
+// and GET shows the ciphertext: only plugin fields are decrypted on reads.
+func TestUpstreamClientKeyEncrypted(t *testing.T) {
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join("testdata", "conformance", "apisix-3.18", "fixtures", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	cert, key := read("sample-tls.crt"), read("sample-tls.key")
+	upstream := func(k string) map[string]any {
+		return map[string]any{"nodes": map[string]any{"10.0.0.1:443": 1}, "scheme": "https",
+			"tls": map[string]any{"client_cert": cert, "client_key": k}}
+	}
+	tests := []struct {
+		name      string
+		opts      []Option
+		path      string
+		body      map[string]any
+		at        []any
+		encrypted bool
+	}{
+		{"upstream", nil, "/apisix/admin/upstreams/u1", upstream(key), []any{"tls", "client_key"}, true},
+		{"a service's inline upstream", nil, "/apisix/admin/services/s1", map[string]any{"upstream": upstream(key)}, []any{"upstream", "tls", "client_key"}, true},
+		{"a route's inline upstream", nil, "/apisix/admin/routes/r1", map[string]any{"uri": "/x", "upstream": upstream(key)}, []any{"upstream", "tls", "client_key"}, true},
+		{"3.13 too", []Option{WithAPISIXVersion("3.13.0")}, "/apisix/admin/upstreams/u1", upstream(key), []any{"tls", "client_key"}, true},
+		{"a secret reference is no PEM", nil, "/apisix/admin/upstreams/u1", upstream("$env://CLIENT_KEY"), []any{"tls", "client_key"}, false},
+		{"without encryption", []Option{WithoutEncryption()}, "/apisix/admin/upstreams/u1", upstream(key), []any{"tls", "client_key"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, append([]Option{WithAdminToken(adminKey)}, tt.opts...)...)
+			sent := at(tt.body, tt.at...).(string)
+			w := h.call("PUT", tt.path, adminKey, tt.body).mustStatus(t, 201)
+			g := h.call("GET", tt.path, adminKey, nil).mustStatus(t, 200)
+			for _, r := range []reply{w, g} {
+				got, _ := at(r.body, append([]any{"value"}, tt.at...)...).(string)
+				if (got != sent) != tt.encrypted {
+					t.Errorf("client_key %.40q…, sent %.40q…; want encrypted: %v", got, sent, tt.encrypted)
+				}
+				if tt.encrypted && got != encryptField(sent) {
+					t.Errorf("client_key is not the default keyring's ciphertext")
+				}
 			}
 		})
 	}

@@ -49,12 +49,35 @@ func (g *gw) check(rs *resource, col, key string, conf any) (map[string]any, *ap
 	if err != nil {
 		return nil, err
 	}
+	var m map[string]any
 	if g.e.persist {
-		m, _ := asObject(work)
-		return m, nil
+		m, _ = asObject(work)
+	} else {
+		m, _ = asObject(conf)
 	}
-	m, _ := asObject(conf)
+	if !g.e.cfg.noEncryption {
+		encryptClientKey(rs.name, m)
+	}
 	return m, nil
+}
+
+// encryptClientKey stores an upstream's tls.client_key encrypted, as
+// apisix/upstream.lua's check_upstream_conf does for standalone and inline
+// upstreams alike (aes_encrypt_pkey: only values that look like PEM, "---…").
+// GET does not decrypt it: APISIX decrypts plugin fields only.
+func encryptClientKey(res string, m map[string]any) {
+	up := m
+	switch res {
+	case "upstreams":
+	case "routes", "services", "stream_routes":
+		up, _ = m["upstream"].(map[string]any)
+	default:
+		return
+	}
+	tls, _ := up["tls"].(map[string]any)
+	if k, ok := tls["client_key"].(string); ok && strings.HasPrefix(k, "---") {
+		tls["client_key"] = encryptField(k)
+	}
 }
 
 // schemaCheck validates v (filling defaults) with the "invalid

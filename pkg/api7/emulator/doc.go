@@ -72,9 +72,16 @@
 // rules and JSON type preservation, list order (key order; createdIndex
 // order when paged; {} for an empty page), filters, validation messages
 // worded as APISIX's JSON-schema validator words them, references checked
-// on write and on delete (?force=true only), SSL keys stripped on reads and
-// encrypted (AES-128-CBC with the default keyring, deterministic) in write
-// responses, consumer credentials and their cascade delete, duplicate auth
+// on write and on delete (?force=true only; an upstream's delete check
+// includes the traffic-split plugins of routes, services, plugin configs,
+// consumers, consumer groups and global rules, "plugin in route [r] is
+// still using it now"), SSL keys stripped on reads and encrypted
+// (AES-128-CBC with the default keyring, deterministic) in write
+// responses, upstream tls.client_key (standalone or inline) stored
+// encrypted when it is PEM, so that GET shows the ciphertext as APISIX
+// does (it decrypts plugin fields only: a client that compares it with
+// what it sent sees a difference every time), consumer credentials and
+// their cascade delete, duplicate auth
 // keys, global rule plugin uniqueness, plugin metadata, protos, secrets,
 // configs/validate, schema/validate, plugins/list, /plugins/{name} schemas
 // with their defaults.
@@ -92,11 +99,11 @@
 // ?ttl=N on a write attaches an etcd lease: the key disappears N seconds
 // later (by WithClock's clock) unless rewritten without one.
 //
-// Not emulated: proto compilation (any content string is accepted),
-// traffic-split references in upstream delete checks, the standalone (yaml)
-// config provider, HTTP Basic auth, CORS preflight details beyond the status
-// and headers recorded; upstream tls.client_key is returned as sent (APISIX
-// is believed to return its ciphertext). Only key-auth's schema is in the
+// Not emulated: proto compilation (any content string is accepted), the
+// standalone (yaml) config provider, CORS preflight details beyond the
+// status and headers recorded, and the encryption keyring's configuration
+// (the default keyring always; WithoutEncryption turns encryption off for
+// plugin fields, SSL keys and upstream client keys together). Only key-auth's schema is in the
 // corpus: the other plugin schemas follow APISIX's sources as far as known,
 // with the defaults the 3.13 corpus shows; plugins beyond the five recorded
 // ones have looser constraints. The delete-check lag delays only the
@@ -111,7 +118,12 @@
 // envelopes, not on the wording of error messages.
 //
 //   - Tokens travel in the X-API-KEY header or in a cookie named X-API-KEY.
-//     APISIX's api_key query and x_api_key cookie are not read. No token, an
+//     APISIX's api_key query and x_api_key cookie are not read, and neither
+//     is HTTP Basic auth with a dashboard user (which API7 accepts): the
+//     reconciler authenticates with tokens only, so a Basic-auth request is
+//     a request without a token. Dashboard login (POST /api/login) and token
+//     management under /api/tokens are not served; tokens are made, expired,
+//     regenerated and revoked with the control methods. No token, an
 //     unknown one or an expired one (ExpireToken) answers 401
 //     {"error_msg":"unauthorized: …"}; a viewer token writing answers 403.
 //     RotateToken is API7's "regenerate": the old value fails at once.

@@ -221,6 +221,37 @@ func refTargets(col string, v map[string]any) []string {
 	case "consumers":
 		add("consumer_groups", "group_id")
 	}
+	switch col {
+	case "routes", "services", "plugin_configs", "consumers", "consumer_groups", "global_rules":
+		for _, id := range trafficSplitUpstreams(v) {
+			out = append(out, pluginRefPrefix+"upstreams/"+id)
+		}
+	}
+	return out
+}
+
+// pluginRefPrefix marks a reference made from inside a plugin's
+// configuration (traffic-split's weighted upstreams), which APISIX's delete
+// check reports as "plugin in <kind> [id]".
+const pluginRefPrefix = "plugin:"
+
+// trafficSplitUpstreams lists the upstream ids a traffic-split plugin
+// configuration names in rules[].weighted_upstreams[].upstream_id.
+func trafficSplitUpstreams(v map[string]any) []string {
+	plugins, _ := v["plugins"].(map[string]any)
+	ts, _ := plugins["traffic-split"].(map[string]any)
+	rules, _ := ts["rules"].([]any)
+	var out []string
+	for _, r := range rules {
+		rm, _ := r.(map[string]any)
+		wus, _ := rm["weighted_upstreams"].([]any)
+		for _, wu := range wus {
+			wm, _ := wu.(map[string]any)
+			if id, ok := idString(wm["upstream_id"]); ok {
+				out = append(out, id)
+			}
+		}
+	}
 	return out
 }
 
