@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fsnotify/fsnotify"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -55,7 +56,10 @@ func newEmulatorCmd(std streams) *cobra.Command {
 		Long: `Serve an emulated Admin API — Apache APISIX 3.x (/apisix/admin) or API7
 Enterprise (/api and the gateway-group scoped /apisix/admin) — with an
 in-memory store, until SIGTERM or SIGINT. With --state the store is loaded
-at start (when the file exists) and saved at shutdown.`,
+at start (when the file exists) and saved at shutdown. A --token-file or
+--viewer-token-file is re-read when it changes (its directory is watched, as
+Kubernetes swaps a ..data symlink): the new token works and the old one
+stops working at once, as on a server whose token was regenerated.`,
 		Example: `  reconciler emulator --token-file admin.key
   reconciler emulator --backend api7ee --token-file token --gateway-group default --gateway-group prod
   reconciler emulator --token-file admin.key --latency 2ms --fault-503-rate 0.05 --state emulator.json`,
@@ -68,9 +72,9 @@ at start (when the file exists) and saved at shutdown.`,
 	fs.StringVar(&o.Listen, "listen", "127.0.0.1:9180", "address to serve the Admin API on")
 	fs.StringVar(&o.Backend, "backend", "apisix", "Admin API flavour: apisix or api7ee")
 	fs.StringVar(&o.Token, "token", "", "admin token (prefer --token-file or RECONCILER_TOKEN)")
-	fs.StringVar(&o.TokenFile, "token-file", "", "file holding the admin token")
+	fs.StringVar(&o.TokenFile, "token-file", "", "file holding the admin token (re-read when it changes: the old token stops working at once)")
 	fs.StringVar(&o.ViewerToken, "viewer-token", "", "read-only (GET) token")
-	fs.StringVar(&o.ViewerTokenFile, "viewer-token-file", "", "file holding the read-only token")
+	fs.StringVar(&o.ViewerTokenFile, "viewer-token-file", "", "file holding the read-only token (re-read when it changes)")
 	fs.BoolVar(&o.NoAuth, "no-auth", false, "accept requests without a token (APISIX's admin_key_required: false)")
 	fs.StringVar(&o.APISIXVersion, "apisix-version", emulator.DefaultAPISIXVersion, "APISIX version to behave as (before 3.14 schema defaults are stored)")
 	fs.StringVar(&o.API7Version, "api7-version", emulator.DefaultAPI7Version, "version GET /api/version reports (api7ee)")
@@ -106,41 +110,45 @@ func readSecretFile(path string) (string, error) {
 	return s, nil
 }
 
-// emulatorConfig turns the flags into emulator options.
-func emulatorConfig(o emulatorOptions) ([]emulator.Option, error) {
-	opts := []emulator.Option{emulator.WithBackend(emulator.Backend(o.Backend))}
+// emulatorConfig turns the flags into emulator options. tokens holds the
+// tokens configured (from flags or files), by token name.
+func emulatorConfig(o emulatorOptions) (opts []emulator.Option, tokens map[string]string, err error) {
+	opts = []emulator.Option{emulator.WithBackend(emulator.Backend(o.Backend))}
+	tokens = map[string]string{}
 	token, viewer := o.Token, o.ViewerToken
 	if o.Token != "" && o.TokenFile != "" {
-		return nil, errors.New("give --token or --token-file, not both")
+		return nil, nil, errors.New("give --token or --token-file, not both")
 	}
 	if o.ViewerToken != "" && o.ViewerTokenFile != "" {
-		return nil, errors.New("give --viewer-token or --viewer-token-file, not both")
+		return nil, nil, errors.New("give --viewer-token or --viewer-token-file, not both")
 	}
 	if o.TokenFile != "" {
 		t, err := readSecretFile(o.TokenFile)
 		if err != nil {
-			return nil, fmt.Errorf("--token-file: %w", err)
+			return nil, nil, fmt.Errorf("--token-file: %w", err)
 		}
 		token = t
 	}
 	if o.ViewerTokenFile != "" {
 		t, err := readSecretFile(o.ViewerTokenFile)
 		if err != nil {
-			return nil, fmt.Errorf("--viewer-token-file: %w", err)
+			return nil, nil, fmt.Errorf("--viewer-token-file: %w", err)
 		}
 		viewer = t
 	}
 	switch {
 	case token == "" && !o.NoAuth:
-		return nil, errors.New("an admin token is required: --token-file, --token (or RECONCILER_TOKEN), or --no-auth")
+		return nil, nil, errors.New("an admin token is required: --token-file, --token (or RECONCILER_TOKEN), or --no-auth")
 	case token != "" && token == viewer:
-		return nil, errors.New("the viewer token must differ from the admin token")
+		return nil, nil, errors.New("the viewer token must differ from the admin token")
 	}
 	if token != "" {
 		opts = append(opts, emulator.WithAdminToken(token))
+		tokens[emulator.TokenNameAdmin] = token
 	}
 	if viewer != "" {
 		opts = append(opts, emulator.WithViewerToken(viewer))
+		tokens[emulator.TokenNameViewer] = viewer
 	}
 	if o.NoAuth {
 		opts = append(opts, emulator.WithoutAuth())
@@ -167,7 +175,7 @@ func emulatorConfig(o emulatorOptions) ([]emulator.Option, error) {
 	if o.PersistDefaults {
 		opts = append(opts, emulator.WithPersistDefaults())
 	}
-	return opts, nil
+	return opts, tokens, nil
 }
 
 func runEmulator(ctx context.Context, o emulatorOptions, std streams) error {
@@ -176,7 +184,7 @@ func runEmulator(ctx context.Context, o emulatorOptions, std streams) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	opts, err := emulatorConfig(o)
+	opts, tokens, err := emulatorConfig(o)
 	if err != nil {
 		return err
 	}
@@ -189,6 +197,18 @@ func runEmulator(ctx context.Context, o emulatorOptions, std streams) error {
 			return err
 		}
 	}
+	files := map[string]string{}
+	if o.TokenFile != "" {
+		files[emulator.TokenNameAdmin] = o.TokenFile
+	}
+	if o.ViewerTokenFile != "" {
+		files[emulator.TokenNameViewer] = o.ViewerTokenFile
+	}
+	stopWatch, err := watchTokenFiles(em, files, tokens, log)
+	if err != nil {
+		return err
+	}
+	defer stopWatch()
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -225,6 +245,80 @@ func runEmulator(ctx context.Context, o emulatorOptions, std streams) error {
 		return fmt.Errorf("shutdown: %w", shutdownErr)
 	}
 	return nil
+}
+
+// watchTokenFiles re-reads the token files (token name → path) whenever
+// something changes in their directories (the directory, not the file:
+// Kubernetes replaces a ..data symlink and editors rename over the file),
+// and gives the emulator a new value for the token whose file changed: the
+// old value stops working at once. An empty or unreadable file, or one that
+// holds another token's value, keeps the current token. current holds the
+// values of every token the emulator was started with (from flags or
+// files), by name. stop ends the watch and waits for it.
+func watchTokenFiles(em *emulator.Emulator, files, current map[string]string, log *zap.Logger) (stop func(), err error) {
+	if len(files) == 0 {
+		return func() {}, nil
+	}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, fmt.Errorf("watch token files: %w", err)
+	}
+	for _, path := range files {
+		if err := w.Add(filepath.Dir(path)); err != nil {
+			_ = w.Close()
+			return nil, fmt.Errorf("watch the directory of %s: %w", path, err)
+		}
+	}
+	reread := func() {
+		for name, path := range files {
+			tok, err := readSecretFile(path)
+			switch {
+			case err != nil:
+				log.Warn("token file not re-read; keeping the current token", zap.String("key", name), zap.Error(err))
+				continue
+			case tok == current[name]:
+				continue
+			}
+			taken := false
+			for other, t := range current {
+				taken = taken || (other != name && t == tok)
+			}
+			if taken {
+				log.Warn("token file holds another token's value; keeping the current token", zap.String("key", name), zap.String("file", path))
+				continue
+			}
+			if err := em.RotateToken(name, tok); err != nil {
+				log.Warn("token not rotated", zap.String("key", name), zap.Error(err))
+				continue
+			}
+			current[name] = tok
+			log.Info("token rotated from its file; the old value no longer works", zap.String("key", name), zap.String("file", path))
+		}
+	}
+	// A change between the first read and the watch is picked up now.
+	reread()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case _, ok := <-w.Events:
+				if !ok {
+					return
+				}
+				reread()
+			case err, ok := <-w.Errors:
+				if !ok {
+					return
+				}
+				log.Warn("watching token files", zap.Error(err))
+			}
+		}
+	}()
+	return func() {
+		_ = w.Close()
+		<-done
+	}, nil
 }
 
 // loadState loads a state file; a missing file is an empty start.

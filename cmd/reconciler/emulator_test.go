@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -11,17 +12,24 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
-// syncBuffer is a bytes.Buffer safe for the logger and the test.
+// syncBuffer is a bytes.Buffer safe for the logger and the test; waitFor
+// blocks until something written holds a string.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	written chan struct{} // closed and replaced on every write
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.written != nil {
+		close(s.written)
+		s.written = nil
+	}
 	return s.b.Write(p)
 }
 
@@ -29,6 +37,28 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// waitFor reports whether sub was written within d.
+func (s *syncBuffer) waitFor(sub string, d time.Duration) bool {
+	deadline := time.After(d)
+	for {
+		s.mu.Lock()
+		if strings.Contains(s.b.String(), sub) {
+			s.mu.Unlock()
+			return true
+		}
+		if s.written == nil {
+			s.written = make(chan struct{})
+		}
+		written := s.written
+		s.mu.Unlock()
+		select {
+		case <-written:
+		case <-deadline:
+			return false
+		}
+	}
 }
 
 // startEmulator runs `reconciler emulator args...` until the returned stop
@@ -120,6 +150,92 @@ func TestEmulatorVerbServesAndKeepsState(t *testing.T) {
 	}
 	if code := stop(); code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+}
+
+// The verb's --token-file and --viewer-token-file are re-read when they
+// change, as the kubelet changes them (a ..data symlink swapped): the new
+// token works and the old one stops working at once. A blank file keeps
+// the token.
+func TestEmulatorVerbRereadsTokenFiles(t *testing.T) {
+	dir := t.TempDir()
+	gen := 0
+	swap := func(name, token string) {
+		t.Helper()
+		gen++
+		stamp := fmt.Sprintf("..2026_11_29_%02d", gen)
+		if err := os.MkdirAll(filepath.Join(dir, stamp), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []string{"admin.key", "viewer.key"} {
+			old, err := os.ReadFile(filepath.Join(dir, "..data", n))
+			if n == name {
+				old, err = []byte(token+"\n"), nil
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, stamp, n), old, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Symlink(stamp, filepath.Join(dir, "..data_tmp")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const admin1, admin2, viewer1, viewer2 = "admin-canary-1", "admin-canary-2", "viewer-canary-1", "viewer-canary-2"
+	if err := os.MkdirAll(filepath.Join(dir, "..init"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for n, v := range map[string]string{"admin.key": admin1, "viewer.key": viewer1} {
+		if err := os.WriteFile(filepath.Join(dir, "..init", n), []byte(v+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join("..data", n), filepath.Join(dir, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("..init", filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	url, stop, stderr := startEmulator(t, nil, "--token-file", filepath.Join(dir, "admin.key"), "--viewer-token-file", filepath.Join(dir, "viewer.key"))
+	get := func(tok string) int { return do(t, "GET", url+"/apisix/admin/routes", tok, "") }
+	if get(admin1) != 200 || get(viewer1) != 200 {
+		t.Fatal("the tokens of the files do not work")
+	}
+
+	swap("admin.key", admin2)
+	const rotated = `the old value no longer works","key":`
+	if !stderr.waitFor(rotated+`"admin"`, 10*time.Second) {
+		t.Fatalf("the admin token file was not re-read:\n%s", stderr)
+	}
+	for tok, want := range map[string]int{admin1: 401, admin2: 200, viewer1: 200} {
+		if got := get(tok); got != want {
+			t.Errorf("after the admin rotation, GET with %s: %d, want %d", tok, got, want)
+		}
+	}
+
+	swap("viewer.key", "   ")
+	if !stderr.waitFor("keeping the current token", 10*time.Second) {
+		t.Fatalf("a blank file was not refused:\n%s", stderr)
+	}
+	swap("viewer.key", viewer2)
+	if !stderr.waitFor(rotated+`"viewer"`, 10*time.Second) {
+		t.Fatalf("the viewer token file was not re-read:\n%s", stderr)
+	}
+	for tok, want := range map[string]int{viewer1: 401, viewer2: 200, admin2: 200} {
+		if got := get(tok); got != want {
+			t.Errorf("after the viewer rotation, GET with %s: %d, want %d", tok, got, want)
+		}
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if strings.Contains(stderr.String(), "canary") {
+		t.Errorf("a token reached the log:\n%s", stderr)
 	}
 }
 
