@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -573,5 +574,55 @@ func TestA4ViewerKeyOnlyReads(t *testing.T) {
 			noLeak(t, "logs", f.logs.String(), viewer)
 			noLeakErr(t, err, viewer)
 		})
+	}
+}
+
+// Retries are bounded in time as well as in number: a Retry-After that
+// would end after MaxElapsed returns the 429 at once instead of waiting.
+func TestRetryAfterBeyondMaxElapsed(t *testing.T) {
+	var ac attemptCounter
+	f := newFixture(t, Config{Retry: RetryPolicy{BaseDelay: time.Millisecond, MaxElapsed: time.Second}, Hooks: Hooks{Request: ac.hook}},
+		emulator.WithFaults(emulator.Faults{RateLimited: 1, RetryAfter: time.Minute}))
+	ctx := ctxFor(t, 10*time.Second)
+	start := time.Now()
+	_, err := f.client.List(ctx)
+	var api *APIError
+	if !errors.As(err, &api) || !api.Throttled() {
+		t.Fatalf("got %v, want the 429", err)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("took %s: waited for a Retry-After past MaxElapsed", d)
+	}
+	if ac.maxAttempt.Load() != 0 {
+		t.Errorf("retried (attempt %d)", ac.maxAttempt.Load())
+	}
+}
+
+// The keep-alive pool holds a connection per concurrent request: a run of
+// requests at concurrency 8 opens no more than 8 connections.
+func TestConnectionsAreReused(t *testing.T) {
+	em, err := emulator.New(emulator.WithAdminToken(canary), emulator.WithLatency(2*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opened atomic.Int64
+	srv := httptest.NewUnstartedServer(em)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	defer em.Close()
+	c := newClient(t, Config{Server: srv.URL, Concurrency: 8})
+	ctx := ctxFor(t, 30*time.Second)
+	rs := manyRoutes(200)
+	putAll(t, ctx, c, rs[:1])
+	if failed := putConcurrently(ctx, c, rs[1:], 8); len(failed) > 0 {
+		t.Fatalf("%d puts failed", len(failed))
+	}
+	if n := opened.Load(); n > 8 {
+		t.Errorf("%d connections for 201 requests at concurrency 8", n)
 	}
 }
