@@ -29,7 +29,7 @@ var jsonMediaType = []string{"application/json"}
 type Client struct {
 	cfg    Config
 	base   *url.URL
-	http   *http.Client
+	rt     http.RoundTripper // *http.Transport; replaced by tests
 	token  *tokenSource
 	log    *zap.Logger
 	gate   gate
@@ -54,7 +54,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	base, _ := parseServer(cfg.Server) // checked by withDefaults
 	log := cfg.Logger.Named("api7")
-	hc, err := newHTTPClient(cfg)
+	tr, err := newTransport(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("api7 config: %w", err)
 	}
@@ -75,7 +75,7 @@ func New(cfg Config) (*Client, error) {
 	return &Client{
 		cfg:    cfg,
 		base:   base,
-		http:   hc,
+		rt:     tr,
 		token:  ts,
 		log:    log,
 		limit:  newLimiter(cfg.Concurrency),
@@ -86,7 +86,9 @@ func New(cfg Config) (*Client, error) {
 
 // Close stops watching the token file and closes idle connections.
 func (c *Client) Close() error {
-	c.http.CloseIdleConnections()
+	if ci, ok := c.rt.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
 	return c.token.close()
 }
 
@@ -245,7 +247,12 @@ func (c *Client) attempt(ctx context.Context, req request, payload []byte, n int
 	hreq.Header = h
 
 	t0 := time.Now()
-	hresp, err := c.http.Do(hreq)
+	hresp, err := c.rt.RoundTrip(hreq)
+	if err == nil && isRedirect(hresp.StatusCode) {
+		_ = hresp.Body.Close() // never read: nothing from that answer is used
+		err = redirectError(hresp.Header.Get("Location"))
+		hresp = nil
+	}
 	var raw []byte
 	if err == nil {
 		raw, err = readBody(hresp, c.cfg.MaxResponseBytes)
@@ -360,19 +367,6 @@ func errorMessage(raw []byte) string {
 		msg = msg[:maxMessage] + "…"
 	}
 	return msg
-}
-
-// marshalJSON encodes v without HTML escaping (bodies hold PEM, Lua and
-// regular expressions, which APISIX reads as written) and without the
-// trailing newline.
-func marshalJSON(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // Format renders the Client without its token or anything else that

@@ -9,6 +9,13 @@ import "github.com/gitops-gateway/reconciler/pkg/model"
 // byte for byte ADC's, and reports them through Defaults so a diff treats
 // an omitted field and its default as equal.
 
+// lintUpstreamDefaults and lintSSLDefaults are the tables every write
+// applies; only read (applyDefaults copies what it takes from them).
+var (
+	lintUpstreamDefaults = lintUpstream()
+	lintSSLDefaults      = lintSSL()
+)
+
 // lintUpstream is the default of an upstream (the inline one of a service
 // and the extra named ones), in the terms of applyDefaults.
 func lintUpstream() map[string]any {

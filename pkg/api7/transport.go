@@ -7,20 +7,25 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 )
 
-// newHTTPClient builds the one http.Client of a Client: TLS verified unless
-// asked otherwise, redirects refused, a keep-alive pool sized to the
-// concurrency. Timeouts are per attempt, through the request's context.
-func newHTTPClient(cfg Config) (*http.Client, error) {
+// newTransport builds the one transport of a Client: TLS verified unless
+// asked otherwise, a keep-alive pool sized to the concurrency, no proxy.
+// Timeouts are per attempt, through the request's context. The Client
+// calls RoundTrip itself rather than go through an http.Client, so nothing
+// follows a redirect: Go's http.Client would send X-API-KEY (and the
+// cookie) on to whatever host a Location names; attempt refuses every
+// redirect instead (and saves the http.Client's per-request header copies).
+func newTransport(cfg Config) (*http.Transport, error) {
 	tlsCfg, err := tlsConfig(cfg.TLS)
 	if err != nil {
 		return nil, err
 	}
 	dialer := &net.Dialer{Timeout: min(cfg.Timeout, 30*time.Second), KeepAlive: 30 * time.Second}
-	tr := &http.Transport{
+	return &http.Transport{
 		Proxy:                 nil, // no proxy from the environment: the token goes to the server only
 		DialContext:           dialer.DialContext,
 		TLSClientConfig:       tlsCfg,
@@ -32,15 +37,27 @@ func newHTTPClient(cfg Config) (*http.Client, error) {
 		ResponseHeaderTimeout: cfg.Timeout,
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     true,
-	}
-	return &http.Client{
-		Transport: tr,
-		// Go would follow a redirect with X-API-KEY (and the cookie) to
-		// whatever host the Location names. Never follow one.
-		CheckRedirect: func(req *http.Request, _ []*http.Request) error {
-			return fmt.Errorf("%w to %s://%s", ErrUnexpectedRedirect, req.URL.Scheme, req.URL.Host)
-		},
 	}, nil
+}
+
+// isRedirect reports a status http.Client would follow.
+func isRedirect(code int) bool {
+	switch code {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
+}
+
+// redirectError names where a redirect pointed, scheme and host only (a
+// Location could carry anything in its path or query).
+func redirectError(location string) error {
+	u, err := url.Parse(location)
+	if err != nil || u.Host == "" {
+		return ErrUnexpectedRedirect
+	}
+	return fmt.Errorf("%w to %s://%s", ErrUnexpectedRedirect, u.Scheme, u.Host)
 }
 
 // tlsConfig builds the client TLS configuration: TLS 1.2 or later, the CA

@@ -153,7 +153,7 @@ func emittedURLs(t testing.TB, id, consumer, parent, serverName string) ([]*url.
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.http.Transport = fake
+		c.rt = fake
 		ctx := context.Background()
 		_, _ = c.Version(ctx)
 		_, _ = c.Defaults(ctx)

@@ -361,3 +361,34 @@ func TestPathsAreSafe(t *testing.T) {
 		t.Error("a credential under a bad consumer name was accepted")
 	}
 }
+
+// The mappings copy bodies shallowly: no write may change the caller's
+// resource, nested values and filled-in defaults included.
+func TestWritesLeaveTheResourceAlone(t *testing.T) {
+	rs := append(adcResources(t, "testdata/apisix-3.18/inventory-tls-create.yaml"), extraResources()...)
+	rs = append(rs, model.Resource{Key: model.Key{Kind: model.KindUpstream, ID: "canary"}, Parent: rs[0].Key, Body: map[string]any{
+		"nodes": []any{map[string]any{"host": "10.0.0.9", "port": 80.0, "weight": 1.0}}, "keepalive_pool": map[string]any{"size": 10.0},
+		"checks": map[string]any{"active": map[string]any{"healthy": map[string]any{"interval": 2.0}}},
+	}})
+	for _, r := range rs {
+		if r.Key.Kind == model.KindSSL {
+			r.Body["client"] = map[string]any{"ca": "x"}
+		}
+	}
+	before := normalizeJSON(t, rs)
+	am := apisixMapper{managedBy: "r", version: v318}
+	pm := api7Mapper{managedBy: "r"}
+	for _, r := range rs {
+		for _, build := range []func(model.Resource) ([]write, error){am.puts, am.deletes, pm.puts, pm.deletes} {
+			ws, _ := build(r)
+			for _, w := range ws {
+				if _, err := marshalJSON(w.body); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	if diff := cmp.Diff(before, normalizeJSON(t, rs)); diff != "" {
+		t.Errorf("writing changed the resources (-before +after):\n%s", diff)
+	}
+}
