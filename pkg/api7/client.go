@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/gitops-gateway/reconciler/pkg/api7/internal/jsonenc"
 	"github.com/gitops-gateway/reconciler/pkg/model"
 )
 
@@ -373,4 +374,12 @@ func errorMessage(raw []byte) string {
 // reflection would reach: api7.Client{apisix https://host:9180}.
 func (c *Client) Format(f fmt.State, _ rune) {
 	_, _ = fmt.Fprintf(f, "api7.Client{%s %s}", c.cfg.Backend, c.base.Redacted())
+}
+
+// marshalJSON encodes v without HTML escaping (bodies hold PEM, Lua and
+// regular expressions, which APISIX reads as written) and without a
+// trailing newline: encoding/json's bytes, written without its reflection,
+// which was a tenth of the Client's CPU per PUT.
+func marshalJSON(v any) ([]byte, error) {
+	return jsonenc.Append(make([]byte, 0, 512), v)
 }

@@ -400,7 +400,8 @@ type Emulator struct {
 	schemas *coreSchemas
 	api7s   *api7Schemas
 	plugins *pluginSet
-	persist bool // schema defaults are stored (pre-3.14)
+	persist bool     // schema defaults are stored (pre-3.14)
+	server  []string // the Server header's value, APISIX/<version>; only read
 
 	res map[string]*resource
 
@@ -467,6 +468,7 @@ func New(opts ...Option) (*Emulator, error) {
 		api7s:   buildAPI7Schemas(),
 		plugins: buildPlugins(cfg.plugins, v),
 		persist: cfg.persistDefaults || v.less(version{3, 14, 0}),
+		server:  []string{"APISIX/" + v.String()},
 		res:     resources(),
 		closed:  make(chan struct{}),
 		tokens:  append([]tokenEntry(nil), cfg.tokens...),

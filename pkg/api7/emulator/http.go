@@ -24,7 +24,7 @@ func keyNotFound() *apiErr {
 }
 
 func (e *Emulator) serverHeader(w http.ResponseWriter) {
-	w.Header().Set("Server", "APISIX/"+e.ver.String())
+	w.Header()["Server"] = e.server
 }
 
 // writeJSON sends a JSON body the way APISIX's Lua does: application/json,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -38,7 +39,7 @@ type schema struct {
 
 	minLen, maxLen       int
 	hasMinLen, hasMaxLen bool
-	pattern              *regexp.Regexp
+	pattern              *pattern
 	patternSrc           string
 
 	min, max, exMin, exMax         float64
@@ -67,7 +68,7 @@ type prop struct {
 
 type patProp struct {
 	src string
-	re  *regexp.Regexp
+	re  *pattern
 	s   *schema
 }
 
@@ -367,9 +368,82 @@ func compileSchema(doc any) (*schema, error) {
 }
 
 // compilePattern translates the PCRE patterns APISIX's schemas use into Go
-// regular expressions (the subset used is compatible).
-func compilePattern(src string) (*regexp.Regexp, error) {
-	return regexp.Compile(src)
+// regular expressions.
+func compilePattern(src string) (*pattern, error) {
+	re, err := regexp.Compile(src)
+	if err != nil {
+		return nil, err
+	}
+	return newPattern(re), nil
+}
+
+// pattern is a compiled schema pattern. The common shape ^\*?[class]+$ (ids,
+// hosts, label values) is matched through a table of the ASCII bytes the
+// class takes, which was most of the emulator's regular-expression time;
+// anything else, and any string with a non-ASCII byte, goes to the regular
+// expression. FuzzPattern holds the two together.
+type pattern struct {
+	re   *regexp.Regexp
+	set  *[utf8.RuneSelf]bool // nil: no fast path
+	star bool                 // an optional leading '*' (not in the class)
+}
+
+func newPattern(re *regexp.Regexp) *pattern {
+	p := &pattern{re: re}
+	tree, err := syntax.Parse(re.String(), syntax.Perl)
+	if err != nil {
+		return p
+	}
+	tree = tree.Simplify()
+	subs := tree.Sub
+	if tree.Op != syntax.OpConcat || len(subs) < 3 || subs[0].Op != syntax.OpBeginText || subs[len(subs)-1].Op != syntax.OpEndText {
+		return p
+	}
+	subs = subs[1 : len(subs)-1]
+	star := false
+	if len(subs) == 2 {
+		q := subs[0]
+		if q.Op != syntax.OpQuest || q.Sub[0].Op != syntax.OpLiteral || len(q.Sub[0].Rune) != 1 || q.Sub[0].Rune[0] != '*' || q.Sub[0].Flags&syntax.FoldCase != 0 {
+			return p
+		}
+		star, subs = true, subs[1:]
+	}
+	if len(subs) != 1 || subs[0].Op != syntax.OpPlus || subs[0].Sub[0].Op != syntax.OpCharClass {
+		return p
+	}
+	var set [utf8.RuneSelf]bool
+	ranges := subs[0].Sub[0].Rune
+	for i := 0; i+1 < len(ranges); i += 2 {
+		for r := ranges[i]; r <= ranges[i+1] && r < utf8.RuneSelf; r++ {
+			set[r] = true
+		}
+	}
+	p.set, p.star = &set, star && !set['*']
+	return p
+}
+
+// MatchString reports whether s matches.
+func (p *pattern) MatchString(s string) bool {
+	if p.set == nil {
+		return p.re.MatchString(s)
+	}
+	i := 0
+	if p.star && len(s) > 0 && s[0] == '*' {
+		i = 1
+	}
+	if i == len(s) {
+		return false
+	}
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return p.re.MatchString(s)
+		}
+		if !p.set[c] {
+			return false
+		}
+	}
+	return true
 }
 
 // validation options.

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/gitops-gateway/reconciler/pkg/api7/internal/jsonenc"
 )
 
 // Values inside the emulator are decoded JSON: map[string]any, []any,
@@ -247,14 +249,14 @@ func deepEqual(a, b any) bool {
 // marshal encodes v as APISIX does: compact JSON followed by a newline,
 // without HTML escaping.
 func marshal(v any) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	// encoding/json's bytes (HTML escaping off, a trailing newline), written
+	// without its reflection: answers are a fifth of the emulator's CPU.
+	b, err := jsonenc.Append(make([]byte, 0, 256), v)
+	if err != nil {
 		// Values are decoded JSON, so this cannot happen; fail loudly in tests.
 		panic(fmt.Sprintf("emulator: encode response: %v", err))
 	}
-	return buf.Bytes()
+	return append(b, '\n')
 }
 
 // idString renders an id (string or number) as a key segment.

@@ -1,4 +1,10 @@
-package api7
+// Package jsonenc writes decoded JSON values (map[string]any, []any,
+// string, float64, json.Number, bool, nil, json.RawMessage, and
+// map[string]string) exactly as encoding/json writes them with HTML
+// escaping off, without its reflection: the Admin API client encodes every
+// request body with it, and the emulator every answer. Other types go
+// through encoding/json.
+package jsonenc
 
 import (
 	"bytes"
@@ -10,19 +16,9 @@ import (
 	"unicode/utf8"
 )
 
-// marshalJSON encodes v as encoding/json does with HTML escaping off (bodies
-// hold PEM, Lua and regular expressions, which APISIX reads as written) and
-// without a trailing newline. Request bodies are decoded JSON
-// (map[string]any, []any, string, float64, bool, nil, and the
-// map[string]string of labels): those are written directly, byte for byte
-// what encoding/json writes (FuzzMarshalJSON holds the two together);
-// anything else goes through encoding/json. Encoding through reflection was
-// a tenth of the Client's CPU per PUT.
-func marshalJSON(v any) ([]byte, error) {
-	return appendJSON(make([]byte, 0, 512), v)
-}
-
-func appendJSON(b []byte, v any) ([]byte, error) {
+// Append appends the JSON text of v to b, as encoding/json's Encoder with
+// SetEscapeHTML(false) writes it, without the trailing newline.
+func Append(b []byte, v any) ([]byte, error) {
 	switch v := v.(type) {
 	case nil:
 		return append(b, "null"...), nil
@@ -32,24 +28,30 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		return strconv.AppendBool(b, v), nil
 	case float64:
 		return appendFloat(b, v)
+	case json.Number:
+		return appendNumber(b, v)
+	case json.RawMessage:
+		if v == nil {
+			return append(b, "null"...), nil
+		}
+		buf := bytes.NewBuffer(b)
+		if err := json.Compact(buf, v); err != nil {
+			return nil, fmt.Errorf("json: error calling MarshalJSON for type json.RawMessage: %w", err)
+		}
+		return buf.Bytes(), nil
 	case map[string]any:
 		if v == nil {
 			return append(b, "null"...), nil
 		}
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
 		b = append(b, '{')
-		for i, k := range keys {
+		for i, k := range sortedKeys(v) {
 			if i > 0 {
 				b = append(b, ',')
 			}
 			b = appendString(b, k)
 			b = append(b, ':')
 			var err error
-			if b, err = appendJSON(b, v[k]); err != nil {
+			if b, err = Append(b, v[k]); err != nil {
 				return nil, err
 			}
 		}
@@ -58,13 +60,8 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		if v == nil {
 			return append(b, "null"...), nil
 		}
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
 		b = append(b, '{')
-		for i, k := range keys {
+		for i, k := range sortedKeys(v) {
 			if i > 0 {
 				b = append(b, ',')
 			}
@@ -83,7 +80,7 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 				b = append(b, ',')
 			}
 			var err error
-			if b, err = appendJSON(b, e); err != nil {
+			if b, err = Append(b, e); err != nil {
 				return nil, err
 			}
 		}
@@ -96,6 +93,15 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...), nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // appendFloat is encoding/json's float64 format: the shortest
@@ -118,6 +124,55 @@ func appendFloat(b []byte, f float64) ([]byte, error) {
 		}
 	}
 	return b, nil
+}
+
+// appendNumber writes a json.Number as it is, "0" when empty, and refuses
+// text that is not a JSON number, as encoding/json does.
+func appendNumber(b []byte, n json.Number) ([]byte, error) {
+	if n == "" {
+		return append(b, '0'), nil
+	}
+	if !validNumber(string(n)) {
+		return nil, fmt.Errorf("json: invalid number literal %q", string(n))
+	}
+	return append(b, n...), nil
+}
+
+// validNumber reports whether s is a JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func validNumber(s string) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		start := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		return i - start
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case digits() == 0:
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(s)
 }
 
 const hexDigits = "0123456789abcdef"
