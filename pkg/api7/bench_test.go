@@ -1,8 +1,16 @@
 package api7
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -49,38 +57,151 @@ func benchFixture(b *testing.B, cfg Config, opts ...emulator.Option) *fixture {
 	return f
 }
 
+// benchTarget is where a benchmark's Client sends its requests: an
+// emulator in this process (client and emulator CPU together in
+// cpu-ms/op), or in a child process (cpu-ms/op is the client's alone, and
+// emulator-cpu-ms/op the child's), as a real gateway would be.
+type benchTarget struct {
+	name  string
+	child bool
+}
+
+var benchTargets = []benchTarget{{"in-process", false}, {"emulator-child", true}}
+
+// emulatorChildEnv makes the test binary serve an emulator (see
+// TestEmulatorChild) instead of running tests.
+const emulatorChildEnv = "API7_BENCH_EMULATOR_CHILD"
+
+// TestEmulatorChild is the child process of the emulator-child benchmarks:
+// it serves an emulator with the canary token (and the latency in the
+// environment variable) on loopback, prints its URL, and stops when its
+// standard input closes. It does nothing in a normal test run.
+func TestEmulatorChild(t *testing.T) {
+	latency, ok := os.LookupEnv(emulatorChildEnv)
+	if !ok {
+		return
+	}
+	d, err := time.ParseDuration(latency)
+	if err != nil {
+		t.Fatal(err)
+	}
+	em, err := emulator.New(emulator.WithAdminToken(canary), emulator.WithLatency(d), emulator.WithRequestLogSize(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(em)
+	fmt.Println(srv.URL)
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	em.Close()
+	srv.Close()
+}
+
+// emulatorChild starts the test binary as an emulator with the given
+// latency and returns its URL and a function that reads the CPU time it
+// has used so far.
+func emulatorChild(b *testing.B, latency time.Duration) (url string, cpu func() time.Duration) {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestEmulatorChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), emulatorChildEnv+"="+latency.String())
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = stdin.Close()
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatalf("the emulator child printed no URL: %v", err)
+	}
+	pid := cmd.Process.Pid
+	return strings.TrimSpace(line), func() time.Duration {
+		// utime and stime, fields 14 and 15 of /proc/<pid>/stat, in clock
+		// ticks of 10 ms (CLK_TCK 100 on Linux).
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			b.Skip("no /proc: the child's CPU time cannot be read")
+		}
+		fields := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+2:]))
+		utime, _ := strconv.ParseInt(fields[11], 10, 64)
+		stime, _ := strconv.ParseInt(fields[12], 10, 64)
+		return time.Duration(utime+stime) * 10 * time.Millisecond
+	}
+}
+
+// benchClient returns a Client for the target, with its emulator's CPU
+// clock (nil in process) and the emulator itself (nil in a child).
+func benchClient(b *testing.B, target benchTarget, cfg Config, latency time.Duration) (*Client, func() time.Duration, *emulator.Emulator) {
+	b.Helper()
+	if !target.child {
+		f := benchFixture(b, cfg, emulator.WithLatency(latency))
+		return f.client, nil, f.em
+	}
+	url, cpu := emulatorChild(b, latency)
+	cfg.Server = url
+	cfg.Token = model.NewSecret(canary)
+	c, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = c.Close() })
+	return c, cpu, nil
+}
+
 // BenchmarkList lists 30,000 owned objects (10,000 services with their
 // upstreams, 20,000 routes) from the emulator, unpaged (as on APISIX) and
 // in pages of 500.
 func BenchmarkList(b *testing.B) {
-	for _, bc := range []struct {
-		name string
-		page int
-	}{{"unpaged", 0}, {"paged500", 500}} {
-		b.Run(bc.name, func(b *testing.B) {
-			f := benchFixture(b, Config{PageSize: bc.page, Concurrency: 16})
-			ctx := context.Background()
-			svcs, routes := benchSet(10_000, 2)
-			if failed := putConcurrently(ctx, f.client, svcs, 16); len(failed) > 0 {
-				b.Fatalf("%d puts failed", len(failed))
-			}
-			if failed := putConcurrently(ctx, f.client, routes, 16); len(failed) > 0 {
-				b.Fatalf("%d puts failed", len(failed))
-			}
-			b.ReportAllocs()
-			cpu0 := cpuTime(b)
-			for b.Loop() {
-				inv, err := f.client.List(ctx)
-				if err != nil {
+	for _, target := range benchTargets {
+		for _, bc := range []struct {
+			name string
+			page int
+		}{{"unpaged", 0}, {"paged500", 500}} {
+			b.Run(target.name+"/"+bc.name, func(b *testing.B) {
+				c, emuCPU, _ := benchClient(b, target, Config{PageSize: bc.page, Concurrency: 16}, 0)
+				ctx := context.Background()
+				svcs, routes := benchSet(10_000, 2)
+				if failed := putConcurrently(ctx, c, svcs, 16); len(failed) > 0 {
+					b.Fatalf("%d puts failed", len(failed))
+				}
+				if failed := putConcurrently(ctx, c, routes, 16); len(failed) > 0 {
+					b.Fatalf("%d puts failed", len(failed))
+				}
+				// One listing first: the emulator encodes each object on its
+				// first read, once; a gateway's read cost is not the client's.
+				if _, err := c.List(ctx); err != nil {
 					b.Fatal(err)
 				}
-				if len(inv.Owned) != 30_000 {
-					b.Fatalf("%d owned", len(inv.Owned))
+				b.ReportAllocs()
+				cpu0 := cpuTime(b)
+				var emu0 time.Duration
+				if emuCPU != nil {
+					emu0 = emuCPU()
 				}
-			}
-			// Client and emulator together, in this process.
-			b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
-		})
+				for b.Loop() {
+					inv, err := c.List(ctx)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(inv.Owned) != 30_000 {
+						b.Fatalf("%d owned", len(inv.Owned))
+					}
+				}
+				// In process: client and emulator together.
+				b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
+				if emuCPU != nil {
+					b.ReportMetric(float64(emuCPU()-emu0)/float64(b.N)/1e6, "emulator-cpu-ms/op")
+				}
+			})
+		}
 	}
 }
 
@@ -89,35 +210,47 @@ func BenchmarkList(b *testing.B) {
 // emulator latency per request. The bound is concurrency / latency =
 // 8,000 requests/s.
 func BenchmarkPut(b *testing.B) {
-	var requests, busy atomic.Int64
-	f := benchFixture(b, Config{Concurrency: 16, Hooks: Hooks{Request: func(ri RequestInfo) {
-		requests.Add(1)
-		busy.Add(int64(ri.Duration))
-	}}},
-		emulator.WithLatency(2*time.Millisecond))
-	ctx := context.Background()
-	svcs, routes := benchSet(1_000, 1)
-	if _, err := f.client.Version(ctx); err != nil {
-		b.Fatal(err)
+	for _, target := range benchTargets {
+		b.Run(target.name, func(b *testing.B) {
+			var requests, busy atomic.Int64
+			c, emuCPU, em := benchClient(b, target, Config{Concurrency: 16, Hooks: Hooks{Request: func(ri RequestInfo) {
+				requests.Add(1)
+				busy.Add(int64(ri.Duration))
+			}}}, 2*time.Millisecond)
+			ctx := context.Background()
+			svcs, routes := benchSet(1_000, 1)
+			if _, err := c.Version(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			var elapsed time.Duration
+			requests.Store(0)
+			busy.Store(0)
+			cpu0 := cpuTime(b)
+			var emu0 time.Duration
+			if emuCPU != nil {
+				emu0 = emuCPU()
+			}
+			for b.Loop() {
+				start := time.Now()
+				if failed := putConcurrently(ctx, c, svcs, 16); len(failed) > 0 {
+					b.Fatalf("%d puts failed", len(failed))
+				}
+				if failed := putConcurrently(ctx, c, routes, 16); len(failed) > 0 {
+					b.Fatalf("%d puts failed", len(failed))
+				}
+				elapsed += time.Since(start)
+			}
+			b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
+			if emuCPU != nil {
+				b.ReportMetric(float64(emuCPU()-emu0)/float64(b.N)/1e6, "emulator-cpu-ms/op")
+			}
+			b.ReportMetric(float64(requests.Load())/elapsed.Seconds(), "req/s")
+			b.ReportMetric(float64(requests.Load())/float64(b.N), "req/op")
+			b.ReportMetric(float64(busy.Load())/float64(requests.Load())/1e6, "ms/req")
+			if em != nil {
+				b.ReportMetric(float64(em.MaxInFlight()), "max-in-flight")
+			}
+		})
 	}
-	b.ReportAllocs()
-	var elapsed time.Duration
-	requests.Store(0)
-	busy.Store(0)
-	cpu0 := cpuTime(b)
-	for b.Loop() {
-		start := time.Now()
-		if failed := putConcurrently(ctx, f.client, svcs, 16); len(failed) > 0 {
-			b.Fatalf("%d puts failed", len(failed))
-		}
-		if failed := putConcurrently(ctx, f.client, routes, 16); len(failed) > 0 {
-			b.Fatalf("%d puts failed", len(failed))
-		}
-		elapsed += time.Since(start)
-	}
-	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
-	b.ReportMetric(float64(requests.Load())/elapsed.Seconds(), "req/s")
-	b.ReportMetric(float64(requests.Load())/float64(b.N), "req/op")
-	b.ReportMetric(float64(busy.Load())/float64(requests.Load())/1e6, "ms/req")
-	b.ReportMetric(float64(f.em.MaxInFlight()), "max-in-flight")
 }
