@@ -286,12 +286,16 @@ func (c *Client) attempt(ctx context.Context, req request, payload []byte, n int
 	return resp, &APIError{Method: req.method, Path: req.path, StatusCode: code, Message: c.scrubString(errorMessage(raw))}
 }
 
+// exactRead bounds what readBody allocates on the word of a Content-Length
+// header alone.
+const exactRead = 64 << 20
+
 // readBody reads at most limit+1 bytes of the body, into a buffer of
 // exactly the announced length when there is one (lists run to tens of
 // megabytes; most answers to a few hundred bytes). A body shorter than its
 // Content-Length is io.ErrUnexpectedEOF.
 func readBody(resp *http.Response, limit int64) ([]byte, error) {
-	if n := resp.ContentLength; n >= 0 && n <= limit {
+	if n := resp.ContentLength; n >= 0 && n <= limit && n <= exactRead {
 		b := make([]byte, n)
 		_, err := io.ReadFull(resp.Body, b)
 		if errors.Is(err, io.EOF) {
