@@ -456,7 +456,7 @@ func newSource(o daemonOptions, spec reconciler.TargetSpec, env lookupEnv, log *
 		CacheDir: cacheDir,
 		Timeout:  time.Duration(s.Timeout),
 		Limits:   git.Limits{MaxFileSize: model.MaxFileSize, MaxTreeSize: model.MaxTreeSize},
-		Include:  configFile,
+		Include:  model.IsConfigFile,
 		Logger:   log,
 	})
 	if err != nil {

@@ -190,12 +190,12 @@ func TestGitOptions(t *testing.T) {
 	if cacheKey(https) == cacheKey(other) {
 		t.Error("two refs share a cache directory")
 	}
-	for p, want := range map[string]bool{
-		"adc.yaml": true, "a/b.YML": true, "x.json": true, "README.md": false,
-		".hidden.yaml": false, ".github/x.yaml": false, "a/.b/c.yaml": false, "logo.png": false,
-	} {
-		if configFile(p) != want {
-			t.Errorf("configFile(%q) = %v", p, !want)
+	// The Git source reads what the model loads (model.IsConfigFile, tested
+	// there against Load itself).
+	o, _ = gitOptions(https, env(nil))
+	for p, want := range map[string]bool{"a/b.YML": true, "a/.b/c.yaml": false, "README.md": false} {
+		if o.Include == nil || o.Include(p) != want {
+			t.Errorf("Include(%q) != %v", p, want)
 		}
 	}
 }

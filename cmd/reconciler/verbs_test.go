@@ -288,3 +288,24 @@ func TestRenameCredential(t *testing.T) {
 		t.Errorf("diff after the rename: exit %d\n%s", r.code, r.stdout)
 	}
 }
+
+// TestEncryptedSourceRefused (reliability row B5 for the one-shot verbs):
+// a file with SOPS ciphertext is refused by the loader, so diff and sync
+// exit 1 naming it, and not a single request reaches the gateway.
+func TestEncryptedSourceRefused(t *testing.T) {
+	g := newGateway(t)
+	src := ordersDir(t, ordersYAML)
+	writeFile(t, src, "secrets/shop.yaml", "consumers:\n  - username: vault\n    credentials:\n      - name: main\n        type: key-auth\n        config:\n          key: ENC[AES256_GCM,data:c2VjcmV0,iv:aXY=,tag:dGFn,type:str]\n")
+	for _, verb := range [][]string{{"diff"}, {"sync"}, {"sync", "--dry-run"}} {
+		r := cli(t, g, shopKey, append(verb, "--source", src)...)
+		if r.code != 1 || !strings.Contains(r.err, "secrets/shop.yaml:7") || !strings.Contains(r.err, "SOPS") {
+			t.Errorf("%v: exit %d, want 1 naming secrets/shop.yaml:7 and SOPS\n%s", verb, r.code, r.err)
+		}
+		if strings.Contains(r.err+r.stdout, "c2VjcmV0") {
+			t.Errorf("%v shows the ciphertext", verb)
+		}
+	}
+	if n := len(g.em.Requests()); n != 0 {
+		t.Errorf("%d requests reached the gateway", n)
+	}
+}

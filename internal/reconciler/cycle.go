@@ -144,19 +144,14 @@ func (p *pass) fetch(ctx context.Context) {
 
 // load checks and parses a snapshot.
 func (t *Target) load(snap Snapshot) (*desiredState, metrics.Reason, error) {
-	enc, err := findEncrypted(snap.Files)
-	if err != nil {
-		return nil, metrics.ReasonFetchFailed, fmt.Errorf("read %s: %w", snap.Revision, err)
-	}
-	if enc != "" {
-		return nil, metrics.ReasonDecryptionRequired, fmt.Errorf(
-			"%s at %s holds SOPS-encrypted values, which are never sent to the gateway: decrypt them before the reconciler reads them, or use $secret:// references",
-			enc, snap.Revision)
-	}
 	rs, err := model.Load(snap.Files, model.LoadOptions{Env: t.cfg.Env})
 	if err != nil {
 		r := metrics.ReasonFetchFailed
 		switch {
+		case errors.Is(err, model.ErrDecryptionRequired):
+			// SOPS ciphertext is never sent (reliability row B5); the model
+			// refuses the file from its bytes.
+			r = metrics.ReasonDecryptionRequired
 		case errors.Is(err, model.ErrTooLarge):
 			r = metrics.ReasonInputTooLarge
 		case errors.Is(err, model.ErrInvalid):

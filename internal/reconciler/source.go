@@ -1,7 +1,6 @@
 package reconciler
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -122,7 +121,7 @@ func (s *DirSource) Fetch(ctx context.Context) (Snapshot, error) {
 			}
 			return nil
 		}
-		if d.IsDir() || !isConfigFile(rel) {
+		if d.IsDir() || !model.IsConfigFile(rel) {
 			return nil
 		}
 		if d.Type()&fs.ModeSymlink != 0 {
@@ -164,57 +163,4 @@ func (s *DirSource) Fetch(ctx context.Context) (Snapshot, error) {
 	s.last = rev
 	s.mu.Unlock()
 	return Snapshot{Revision: rev, Files: files, Unchanged: unchanged}, nil
-}
-
-func isConfigFile(name string) bool {
-	switch strings.ToLower(path.Ext(name)) {
-	case ".yaml", ".yml", ".json":
-		return true
-	}
-	return false
-}
-
-// sopsMarkers are what a SOPS-encrypted file holds: encrypted values, and
-// the sops metadata block.
-var sopsMarkers = [][]byte{[]byte("ENC[AES256_GCM,"), []byte("\nsops:\n"), []byte(`"sops":`)}
-
-// findEncrypted returns the first configuration file that holds
-// SOPS-encrypted content, which must never be sent to the gateway verbatim
-// (reliability row B5). It returns "" when there is none.
-func findEncrypted(fsys fs.FS) (string, error) {
-	found := ""
-	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p != "." && strings.HasPrefix(d.Name(), ".") {
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() || !isConfigFile(p) {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if info.Size() > model.MaxFileSize {
-			return nil // the loader refuses it from its size
-		}
-		data, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
-		}
-		data = append([]byte{'\n'}, data...)
-		for _, m := range sopsMarkers {
-			if bytes.Contains(data, m) {
-				found = p
-				return fs.SkipAll
-			}
-		}
-		return nil
-	})
-	return found, err
 }
