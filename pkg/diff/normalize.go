@@ -20,7 +20,7 @@ import (
 // WriteForm) carries this label, and a changed key shows as a changed label.
 // A live SSL without the label (written by ADC or by hand) is compared
 // without it: its key cannot be checked, exactly as ADC cannot.
-const FingerprintLabel = "reconciler-key-sha256"
+const FingerprintLabel = model.FingerprintLabel
 
 // Options configure normalisation and comparison.
 type Options struct {
