@@ -36,6 +36,9 @@ Exit status: 0 when everything was applied, 1 when anything failed or a
 guard refused (each failure is listed).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := resolveScope(cmd.Flags(), &opts); err != nil {
+				return err
+			}
 			return runSync(cmd.Context(), opts, dryRun, std, env)
 		},
 	}
@@ -44,12 +47,14 @@ guard refused (each failure is listed).`,
 	return cmd
 }
 
-func policyOf(o syncOptions) apply.Policy {
+func policyOf(o oneShotOptions) apply.Policy {
+	y := o.common.sync
 	return apply.Policy{
-		Prune:            o.Prune,
-		MaxDeletes:       o.MaxDeletes,
-		MaxDeletePercent: o.MaxDeletePercent,
-		AllowEmpty:       o.AllowEmpty,
+		Prune:            y.Prune,
+		MaxDeletes:       y.MaxDeletes,
+		MaxDeletePercent: y.MaxDeletePercent,
+		AllowEmpty:       y.AllowEmpty,
+		Adopt:            o.adopt,
 	}
 }
 
@@ -59,7 +64,7 @@ func runSync(ctx context.Context, opts oneShotOptions, dryRun bool, std streams,
 		return err
 	}
 	defer func() { _ = log.Sync() }() // stderr may not support Sync; nothing to do about it
-	c, err := newClient(opts.common, log, nil)
+	c, err := newClient(opts.common, log, adoptAll(opts))
 	if err != nil {
 		return err
 	}
@@ -74,7 +79,7 @@ func runSync(ctx context.Context, opts oneShotOptions, dryRun bool, std streams,
 		Desired:         len(st.desired.Resources),
 		Live:            st.live,
 		ListingComplete: true, // List returns a complete inventory or an error
-	}, policyOf(opts.common.sync))
+	}, policyOf(opts))
 
 	if dryRun {
 		out := diff.Text(st.changes, diff.TextOptions{Color: isTerminal(std.out, env)})
