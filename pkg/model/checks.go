@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 )
 
 // crossCheck finds the problems that involve more than one resource, across
@@ -142,8 +143,16 @@ func duplicateAuthKeys(decls []decl) Errors {
 // priority and the same further conditions. The gateway would pick one of
 // them arbitrarily.
 func duplicateRoutes(decls []decl, byKey map[Key]int) Errors {
-	var errs Errors
-	first := make(map[routeSig]int)
+	type match struct {
+		i                    int
+		uris, hosts, methods []string
+		extra                string
+	}
+	var routes []match
+	total := 0
+	anyHost := []string{anyMatch}
+	var parent Key // routes follow their service: its hosts are worked out once
+	var parentHosts []string
 	for i, d := range decls {
 		if d.res.Key.Kind != KindRoute {
 			continue
@@ -151,23 +160,42 @@ func duplicateRoutes(decls []decl, byKey map[Key]int) Errors {
 		b := d.res.Body
 		hosts := strings1(b["hosts"])
 		if hosts == nil {
-			if j, ok := byKey[d.res.Parent]; ok {
-				hosts = strings1(decls[j].res.Body["hosts"])
+			if d.res.Parent != parent {
+				parent, parentHosts = d.res.Parent, nil
+				if j, ok := byKey[parent]; ok {
+					parentHosts = strings1(decls[j].res.Body["hosts"])
+				}
 			}
+			hosts = parentHosts
 		}
 		if hosts == nil {
-			hosts = []string{anyMatch}
+			hosts = anyHost
 		}
 		methods := strings1(b["methods"])
 		if methods == nil {
-			methods = []string{anyMatch}
+			methods = anyHost
 		}
 		var extra string
-		if b["priority"] != nil || b["vars"] != nil || b["remote_addrs"] != nil || b["filter_func"] != nil {
+		switch {
+		case b["vars"] != nil || b["remote_addrs"] != nil || b["filter_func"] != nil:
 			x, _ := json.Marshal([]any{b["priority"], b["vars"], b["remote_addrs"], b["filter_func"]}) // JSON values always marshal
 			extra = string(x)
+		case b["priority"] != nil:
+			// The common case, without json's reflection: a priority is a
+			// number (the schema says so), written as json would.
+			if f, ok := b["priority"].(float64); ok {
+				extra = "[" + strconv.FormatFloat(f, 'g', -1, 64) + ",null,null,null]"
+			}
 		}
-		if msg := routeClash(first, i, strings1(b["uris"]), hosts, methods, extra, decls); msg != "" {
+		m := match{i: i, uris: strings1(b["uris"]), hosts: hosts, methods: methods, extra: extra}
+		total += len(m.uris) * len(hosts) * len(methods)
+		routes = append(routes, m)
+	}
+	var errs Errors
+	first := make(map[routeSig]int, total) // sized once: it is the biggest map of a load
+	for _, m := range routes {
+		if msg := routeClash(first, m.i, m.uris, m.hosts, m.methods, m.extra, decls); msg != "" {
+			d := decls[m.i]
 			errs = append(errs, &Error{File: d.res.Origin.File, Line: d.res.Origin.Line, Resource: d.label, Message: msg})
 		}
 	}

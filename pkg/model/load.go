@@ -67,24 +67,37 @@ func Load(fsys fs.FS, opts LoadOptions) ([]Resource, error) {
 		errs = append(errs, r.errs...)
 		decls = append(decls, r.decls...)
 	}
-	errs = append(errs, crossCheck(decls)...)
+	if len(errs) > 0 {
+		// Every mistake at once: the cross-file checks too.
+		errs = append(errs, crossCheck(decls)...)
+		sortErrors(errs)
+		return nil, errs
+	}
+	// The cross-file checks read the resources where the files' builders
+	// put them; the copy returned is sorted meanwhile, on another core.
+	out := make([]Resource, len(decls))
+	for i, d := range decls {
+		out[i] = *d.res
+	}
+	sorted := make(chan struct{})
+	go func() {
+		defer close(sorted)
+		slices.SortFunc(out, func(a, b Resource) int {
+			switch {
+			case a.Key == b.Key:
+				return 0
+			case a.Key.Less(b.Key):
+				return -1
+			}
+			return 1
+		})
+	}()
+	errs = crossCheck(decls)
+	<-sorted
 	if len(errs) > 0 {
 		sortErrors(errs)
 		return nil, errs
 	}
-	out := make([]Resource, len(decls))
-	for i, d := range decls {
-		out[i] = d.res // every decl is valid: there were no errors
-	}
-	slices.SortFunc(out, func(a, b Resource) int {
-		switch {
-		case a.Key == b.Key:
-			return 0
-		case a.Key.Less(b.Key):
-			return -1
-		}
-		return 1
-	})
 	return out, nil
 }
 
@@ -244,7 +257,8 @@ func loadFile(fsys fs.FS, fi file, env func(string) (string, bool)) fileResult {
 	if perr != nil {
 		return fileResult{errs: []*Error{perr}}
 	}
-	return convertFile(name, doc, env)
+	// Without an anchor (&) there can be no alias or merge to measure.
+	return convertFile(name, doc, env, bytes.IndexByte(data, '&') >= 0)
 }
 
 // sopsValue starts every value SOPS encrypts; SOPS has no other cipher.
