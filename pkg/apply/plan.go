@@ -193,8 +193,9 @@ type Step struct {
 	// Resource is what is written (the change's Desired) or deleted (the
 	// change's Live).
 	Resource model.Resource
-	// Change is the change this step carries out (its values are masked).
-	Change diff.Change
+	// Change is the change this step carries out (its values are masked):
+	// the element of the Input's change set, not a copy.
+	Change *diff.Change
 	// After are the indexes, in Plan.Steps, of the steps that must succeed
 	// before this one starts.
 	After []int
@@ -246,10 +247,10 @@ func NewPlan(in Input, pol Policy) Plan {
 
 	p := Plan{Writes: len(writes), Steps: make([]Step, 0, len(writes)+len(deletes))}
 	for _, i := range writes {
-		p.Steps = append(p.Steps, Step{Action: changes[i].Action, Resource: changes[i].Desired, Change: changes[i]})
+		p.Steps = append(p.Steps, Step{Action: changes[i].Action, Resource: changes[i].Desired, Change: &changes[i]})
 	}
 	for _, i := range deletes {
-		p.Steps = append(p.Steps, Step{Action: changes[i].Action, Resource: changes[i].Live, Change: changes[i]})
+		p.Steps = append(p.Steps, Step{Action: changes[i].Action, Resource: changes[i].Live, Change: &changes[i]})
 	}
 	p.link()
 	p.early()
@@ -454,6 +455,9 @@ func dependencies(r model.Resource) []model.Key {
 // validate checks each write locally: a known kind, an ID, a parent that
 // exists or is being written.
 func (p *Plan) validate(live model.Inventory) {
+	if p.Writes == 0 {
+		return // nothing to check, and no need to index the live state
+	}
 	present := make(map[model.Key]bool, len(live.Owned)+p.Writes)
 	for _, r := range live.Owned {
 		present[r.Key] = true
