@@ -143,13 +143,20 @@ func duplicateAuthKeys(decls []decl) Errors {
 // priority and the same further conditions. The gateway would pick one of
 // them arbitrarily.
 func duplicateRoutes(decls []decl, byKey map[Key]int) Errors {
-	type match struct {
-		i                    int
-		uris, hosts, methods []string
-		extra                string
-	}
-	var routes []match
+	// The map of signatures is the biggest of a load: it is sized once,
+	// from the lengths of the lists.
 	total := 0
+	for _, d := range decls {
+		if d.res.Key.Kind == KindRoute {
+			b := d.res.Body
+			uris, _ := b["uris"].([]any)
+			methods, _ := b["methods"].([]any)
+			hosts, _ := b["hosts"].([]any)
+			total += len(uris) * max(len(methods), 1) * max(len(hosts), 1)
+		}
+	}
+	var errs Errors
+	first := make(map[routeSig]int, total)
 	anyHost := []string{anyMatch}
 	var parent Key // routes follow their service: its hosts are worked out once
 	var parentHosts []string
@@ -187,15 +194,7 @@ func duplicateRoutes(decls []decl, byKey map[Key]int) Errors {
 				extra = "[" + strconv.FormatFloat(f, 'g', -1, 64) + ",null,null,null]"
 			}
 		}
-		m := match{i: i, uris: strings1(b["uris"]), hosts: hosts, methods: methods, extra: extra}
-		total += len(m.uris) * len(hosts) * len(methods)
-		routes = append(routes, m)
-	}
-	var errs Errors
-	first := make(map[routeSig]int, total) // sized once: it is the biggest map of a load
-	for _, m := range routes {
-		if msg := routeClash(first, m.i, m.uris, m.hosts, m.methods, m.extra, decls); msg != "" {
-			d := decls[m.i]
+		if msg := routeClash(first, i, strings1(b["uris"]), hosts, methods, extra, decls); msg != "" {
 			errs = append(errs, &Error{File: d.res.Origin.File, Line: d.res.Origin.Line, Resource: d.label, Message: msg})
 		}
 	}
