@@ -56,6 +56,7 @@ func runDiff(ctx context.Context, opts oneShotOptions, output string, std stream
 	if err != nil {
 		return err
 	}
+	warnPlaintext(std.err, st.desired)
 	out, err := render(st.changes)
 	if err != nil {
 		return err

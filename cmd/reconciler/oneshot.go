@@ -290,6 +290,14 @@ func scope(want []model.Resource, inv model.Inventory, pruneUnlabeled bool) mode
 	return out
 }
 
+// warnPlaintext prints a warning for each secret written in plain text in
+// the desired state (never the value).
+func warnPlaintext(w io.Writer, d desired) {
+	for _, pw := range model.PlaintextSecrets(d.Resources) {
+		fmt.Fprintln(w, "warning:", pw)
+	}
+}
+
 // isTerminal reports whether w is a terminal, for colour. NO_COLOR turns
 // colour off everywhere.
 func isTerminal(w io.Writer, env lookupEnv) bool {

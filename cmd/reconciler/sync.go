@@ -74,6 +74,7 @@ func runSync(ctx context.Context, opts oneShotOptions, dryRun bool, std streams,
 	if err != nil {
 		return err
 	}
+	warnPlaintext(std.err, st.desired)
 	plan := apply.NewPlan(apply.Input{
 		Changes:         st.changes,
 		Desired:         len(st.desired.Resources),

@@ -309,3 +309,19 @@ func TestEncryptedSourceRefused(t *testing.T) {
 		t.Errorf("%d requests reached the gateway", n)
 	}
 }
+
+// TestPlaintextSecretWarned (reliability row B5): diff and sync warn of a
+// secret written in plain text in the files, without showing it.
+func TestPlaintextSecretWarned(t *testing.T) {
+	g := newGateway(t)
+	src := ordersDir(t, strings.Replace(ordersYAML, "${SHOP_KEY}", "CANARY-plain-0815", 1))
+	for _, verb := range []string{"diff", "sync"} {
+		r := cli(t, g, nil, verb, "--source", src)
+		if !strings.Contains(r.err, `warning: orders.yaml:19: consumer_credential "shop/main": config.key is a secret written in plain text`) {
+			t.Errorf("%s does not warn:\n%s", verb, r.err)
+		}
+		if strings.Contains(r.err+r.stdout, "CANARY") {
+			t.Errorf("%s shows the secret", verb)
+		}
+	}
+}

@@ -66,3 +66,46 @@ func TestEncryptedFilesRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestPlaintextSecrets covers the other half of row B5: secrets written in
+// plain text are reported (never shown); references and substituted values
+// are not.
+func TestPlaintextSecrets(t *testing.T) {
+	const canary = "CANARY-plain-4711"
+	doc := `consumers:
+  - username: alice
+    plugins:
+      key-auth: {key: ` + canary + `}
+    credentials:
+      - {name: a, type: basic-auth, config: {username: alice, password: ` + canary + `}}
+      - {name: b, type: key-auth, config: {key: "${ALICE_KEY}"}}
+      - {name: c, type: jwt-auth, config: {key: alice-jwt, secret: "$secret://vault/jwt"}}
+  - username: bob
+    plugins:
+      key-auth: {key: "$env://BOB_KEY"}
+ssls:
+  - snis: [a.example.com]
+    certificates:
+      - {certificate: $env://CERT, key: "$env://KEY"}
+      - {certificate: $env://CERT2, key: "` + canary + strings.Repeat("k", 40) + `"}
+`
+	rs, err := Load(fstest.MapFS{"c.yaml": {Data: []byte(doc)}}, LoadOptions{Env: func(string) (string, bool) { return canary + "-env", true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range PlaintextSecrets(rs) {
+		got = append(got, w.String())
+		if strings.Contains(w.String(), canary) {
+			t.Errorf("the warning shows the secret: %s", w)
+		}
+	}
+	want := []string{
+		`c.yaml:2: consumer "alice": plugins.key-auth.key is a secret written in plain text: use ${VAR}, $env:// or $secret:// so that it stays out of Git`,
+		`c.yaml:6: consumer_credential "alice/a": config.password is a secret written in plain text: use ${VAR}, $env:// or $secret:// so that it stays out of Git`,
+		`c.yaml:13: ssl "a.example.com": certificates.1.key is a secret written in plain text: use ${VAR}, $env:// or $secret:// so that it stays out of Git`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
