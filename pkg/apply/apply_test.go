@@ -3,6 +3,7 @@ package apply_test
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"slices"
 	"strings"
@@ -18,7 +19,19 @@ import (
 	"github.com/gitops-gateway/reconciler/pkg/model"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// Reliability row D4 asks for at least 1,000 cases in CI: rapid runs
+	// 100 unless -rapid.checks says otherwise.
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "rapid.checks" })
+	if !given {
+		if err := flag.Set("rapid.checks", "1000"); err != nil {
+			panic(err)
+		}
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // Builders of resources in ADC's format.
 
