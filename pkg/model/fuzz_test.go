@@ -13,9 +13,8 @@ import (
 )
 
 // FuzzLoad: any file either loads or gives ErrInvalid, ErrTooLarge or
-// ErrDecryptionRequired errors,
-// never panics, loads the same twice, and what loads survives Marshal and
-// Load again.
+// ErrDecryptionRequired errors, never panics, loads the same twice, and
+// what loads survives Marshal and Load again.
 func FuzzLoad(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/*/*/*.yaml")
 	more, _ := filepath.Glob("../../examples/*.yaml")
