@@ -223,3 +223,52 @@ func gitHTTPS(t *testing.T, root, token string) *httptest.Server {
 	t.Cleanup(srv.Close)
 	return srv
 }
+
+// TestAllowDeletesAtOneCommit (reliability row D1's override): a commit
+// that deletes over the guards is refused; --allow-deletes-at lifts the
+// guards for that commit only — named by another commit it has expired and
+// deletes nothing — and a directory, which has no commit, refuses it.
+func TestAllowDeletesAtOneCommit(t *testing.T) {
+	bare, work := gitExamples(t)
+	g := newGateway(t)
+	url := "file://" + bare
+	if r := cli(t, g, nil, "sync", "--source", url, "--path", "gateway"); r.code != 0 {
+		t.Fatalf("sync: exit %d\n%s", r.code, r.err)
+	}
+	previous := gitRun(t, work, "rev-parse", "HEAD")
+	gitRun(t, work, "rm", "-q", "-r", "gateway/services")
+	gitRun(t, work, "commit", "-q", "-m", "retire the services")
+	gitRun(t, work, "push", "-q", bare, "HEAD:main")
+	head := gitRun(t, work, "rev-parse", "HEAD")
+
+	deletes := func(args ...string) (result, int) {
+		before := len(g.em.Requests())
+		r := cli(t, g, nil, append([]string{"sync", "--source", url, "--path", "gateway"}, args...)...)
+		return r, countRequests(g.em.Requests()[before:]).deletes
+	}
+	if r, n := deletes(); r.code != 1 || n != 0 || !strings.Contains(r.err, "MaxDeletePercent") {
+		t.Fatalf("without the override: exit %d, %d deletes\n%s", r.code, n, r.err)
+	}
+	if r, n := deletes("--allow-deletes-at", previous[:12]); r.code != 1 || n != 0 || !strings.Contains(r.err, "has expired, and the delete guards apply") {
+		t.Fatalf("the override of another commit: exit %d, %d deletes\n%s", r.code, n, r.err)
+	}
+	// 3 services (each with its upstream, on APISIX), 6 routes, 1 extra upstream.
+	if r, n := deletes("--allow-deletes-at", strings.ToUpper(head[:10])); r.code != 0 || n != 13 || !strings.Contains(r.err, "lifted for commit "+head) {
+		t.Fatalf("the override of this commit: exit %d, %d deletes, want 13\n%s", r.code, n, r.err)
+	}
+	dir := t.TempDir()
+	writeFile(t, dir, "x.yaml", "services: []\n")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--source", dir, "--allow-deletes-at", head}, "applies to Git sources"},
+		{[]string{"--source", url, "--path", "gateway", "--allow-deletes-at", "main"}, "want a commit hash"},
+	} {
+		before := g.nonGET()
+		r := cli(t, g, nil, append([]string{"sync"}, tc.args...)...)
+		if r.code != 1 || !strings.Contains(r.err, tc.want) || g.nonGET() != before {
+			t.Errorf("sync %v: exit %d, %d writes\n%s", tc.args, r.code, g.nonGET()-before, r.err)
+		}
+	}
+}

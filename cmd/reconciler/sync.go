@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,6 +19,7 @@ import (
 func newSyncCmd(std streams, env lookupEnv) *cobra.Command {
 	var opts oneShotOptions
 	var dryRun bool
+	var allowDeletesAt string
 	cmd := &cobra.Command{
 		Use:   "sync",
 		Short: "Apply the desired state to the gateway",
@@ -29,6 +32,9 @@ Guards checked before the first write: --no-prune holds every delete back;
 more deletes than --max-deletes or --max-delete-percent of the owned objects,
 or an empty desired state without --allow-empty, deletes nothing; a desired
 ID held by an object without our label is refused (OwnershipConflict).
+--allow-deletes-at COMMIT lifts the three delete guards for one commit of a
+Git source: at any other commit (a later push, a rerun of the same pipeline)
+the override has expired and the guards apply.
 
 --dry-run prints the changes and the plan and sends no write.
 
@@ -39,11 +45,17 @@ guard refused (each failure is listed).`,
 			if err := resolveScope(cmd.Flags(), &opts); err != nil {
 				return err
 			}
+			if allowDeletesAt != "" && !commitPrefix.MatchString(allowDeletesAt) {
+				return fmt.Errorf("--allow-deletes-at %q: want a commit hash, at least 7 hexadecimal digits", allowDeletesAt)
+			}
+			opts.allowDeletesAt = strings.ToLower(allowDeletesAt)
 			return runSync(cmd.Context(), opts, dryRun, std, env)
 		},
 	}
 	addSyncOnlyFlags(cmd.Flags(), &opts)
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the changes and the plan; send no write")
+	cmd.Flags().StringVar(&allowDeletesAt, "allow-deletes-at", "",
+		"lift the delete guards (max-deletes, max-delete-percent, allow-empty) only if the Git source is at this commit; at any other commit they apply")
 	return cmd
 }
 
@@ -75,12 +87,26 @@ func runSync(ctx context.Context, opts oneShotOptions, dryRun bool, std streams,
 		return err
 	}
 	warnPlaintext(std.err, st.desired)
+	policy := policyOf(opts)
+	if opts.allowDeletesAt != "" {
+		commit := commitOf(st.desired.Revision)
+		switch {
+		case commit == "":
+			return fmt.Errorf("--allow-deletes-at applies to Git sources: %s has no commit to bind the override to", st.desired.Description)
+		case strings.HasPrefix(commit, opts.allowDeletesAt):
+			fmt.Fprintf(std.err, "the delete guards are lifted for commit %s (--allow-deletes-at)\n", commit)
+			policy.MaxDeletes, policy.MaxDeletePercent, policy.AllowEmpty = -1, 100, true
+		default:
+			fmt.Fprintf(std.err, "warning: --allow-deletes-at %s is for another commit than the source's %s: it has expired, and the delete guards apply\n",
+				opts.allowDeletesAt, commit)
+		}
+	}
 	plan := apply.NewPlan(apply.Input{
 		Changes:         st.changes,
 		Desired:         len(st.desired.Resources),
 		Live:            st.live,
 		ListingComplete: true, // List returns a complete inventory or an error
-	}, policyOf(opts))
+	}, policy)
 
 	if dryRun {
 		out := diff.Text(st.changes, diff.TextOptions{Color: isTerminal(std.out, env)})
@@ -116,6 +142,23 @@ func runSync(ctx context.Context, opts oneShotOptions, dryRun bool, std streams,
 			st.desired.Description, res.Counts.Failed, res.Counts.Skipped)}
 	}
 	return nil
+}
+
+// commitPrefix is what --allow-deletes-at takes: an abbreviated or full
+// commit hash.
+var commitPrefix = regexp.MustCompile(`^[0-9a-fA-F]{7,64}$`)
+
+// commitOf returns the commit hash of a Git revision (main@sha1:<hash>),
+// or "" for a directory.
+func commitOf(revision string) string {
+	_, hash, ok := strings.Cut(revision, "@sha1:")
+	if !ok {
+		_, hash, ok = strings.Cut(revision, "@sha256:")
+	}
+	if !ok {
+		return ""
+	}
+	return hash
 }
 
 func failingRefusals(rs []*apply.RefusalError) error {
