@@ -103,6 +103,7 @@ func TestDiffExitCodesAndFormats(t *testing.T) {
 		{"missing source", shopKey, []string{"--source", filepath.Join(src, "nope")}, "no such file or directory"},
 		{"empty source", shopKey, []string{"--source", t.TempDir()}, "no *.yaml"},
 		{"git source", shopKey, []string{"--source", "https://user:pw@git.example.com/x.git"}, "https://***@git.example.com/x.git"},
+		{"gateway group with APISIX", shopKey, []string{"--gateway-group", "prod"}, "--gateway-group \"prod\" applies to the api7ee backend"},
 	}
 	for _, tc := range errorCases {
 		t.Run(tc.name, func(t *testing.T) {
