@@ -197,7 +197,7 @@ func newLogger(o logOptions, w io.Writer) (*zap.Logger, error) {
 // newClient builds the Admin API client from the gateway flags.
 func newClient(o commonOptions, log *zap.Logger, adopt func(model.Key) bool) (*api7.Client, error) {
 	g := o.gateway
-	if g.GatewayGroup != api7.DefaultGroup && g.Backend == string(api7.BackendAPISIX) {
+	if g.GatewayGroup != "" && g.GatewayGroup != api7.DefaultGroup && g.Backend == string(api7.BackendAPISIX) {
 		// Refused rather than ignored: APISIX has no gateway groups.
 		return nil, fmt.Errorf("--gateway-group %q applies to the api7ee backend; APISIX has no gateway groups", g.GatewayGroup)
 	}
