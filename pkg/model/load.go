@@ -38,9 +38,11 @@ type LoadOptions struct {
 //
 // Files larger than MaxFileSize, or a set of files larger than MaxTreeSize,
 // are refused from their sizes before anything is parsed: the error matches
-// ErrTooLarge. Invalid input gives an Errors listing every problem found,
-// each with file, line and resource; it matches ErrInvalid. Any other error
-// (reading the FS) is returned wrapped and matches neither.
+// ErrTooLarge. A file holding SOPS ciphertext is refused from its bytes,
+// before it is parsed: the error matches ErrDecryptionRequired. Invalid
+// input gives an Errors listing every problem found, each with file, line
+// and resource; it matches ErrInvalid. Any other error (reading the FS) is
+// returned wrapped and matches none of them.
 //
 // Load is deterministic: the same files and variables give the same
 // resources and the same errors.
