@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/gitops-gateway/reconciler/pkg/api7/emulator"
@@ -10,7 +11,7 @@ import (
 
 // TestMovesWriteBeforeDeleting checks the order of pkg/apply (writes first,
 // then the prune, except a delete that frees an auth key) against the
-// emulator for every change that moves a resource to a new ID or a new
+// emulator, on both backends, for every change that moves a resource to a new ID or a new
 // parent: each converges in one sync with no 400 from the gateway (neither
 // "still using it now" nor "duplicate key"), every plain delete comes after
 // the last write, and the next diff is empty.
@@ -67,51 +68,59 @@ func TestMovesWriteBeforeDeleting(t *testing.T) {
 			"consumers:\n  - username: alice\n  - username: bob\n    plugins:\n      key-auth: {key: moving-key-2}\n", 0, true},
 		{"extra upstream renamed, a plugin following it", extra("canary-1", "canary-1"), extra("canary-2", "canary-2"), 0, false},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			g := newGateway(t, emulator.WithPlugins("key-auth", "basic-auth", "limit-count", "traffic-split"))
-			src := t.TempDir()
-			writeFile(t, src, "config.yaml", tt.before)
-			if r := cli(t, g, nil, "sync", "--source", src); r.code != 0 {
-				t.Fatalf("first sync: exit %d\n%s", r.code, r.err)
-			}
-			writeFile(t, src, "config.yaml", tt.after)
-			if r := cli(t, g, nil, "diff", "--source", src); r.code != 2 {
-				t.Fatalf("the change is not seen: exit %d\n%s", r.code, r.stdout)
-			}
-			start := len(g.em.Requests())
-			if r := cli(t, g, nil, "sync", "--source", src, "--max-delete-percent", "100"); r.code != 0 {
-				t.Fatalf("sync of the change: exit %d\n%s\n%s", r.code, r.stdout, r.err)
-			}
-			reqs := g.em.Requests()[start:]
-			lastWrite, deletes := -1, 0
-			for i, r := range reqs {
-				if r.Method == http.MethodPut {
-					lastWrite = i
+	for _, backend := range []emulator.Backend{emulator.BackendAPISIX, emulator.BackendAPI7EE} {
+		for _, tt := range tests {
+			t.Run(string(backend)+"/"+tt.name, func(t *testing.T) {
+				if backend == emulator.BackendAPI7EE && strings.Contains(tt.before, "consumer_groups") {
+					t.Skip("API7 Enterprise's runtime API has no consumer groups")
 				}
-				if r.Method != http.MethodGet && r.Status >= 400 {
-					t.Errorf("%s %s answered %d", r.Method, r.Path, r.Status)
+				g := newGateway(t, emulator.WithBackend(backend), emulator.WithPlugins("key-auth", "basic-auth", "limit-count", "traffic-split"))
+				src := t.TempDir()
+				cli := func(t tb, g *gateway, env map[string]string, args ...string) result {
+					return cli(t, g, env, append(args, "--backend", string(backend))...)
 				}
-			}
-			early := 0
-			for i, r := range reqs {
-				if r.Method != http.MethodDelete {
-					continue
+				writeFile(t, src, "config.yaml", tt.before)
+				if r := cli(t, g, nil, "sync", "--source", src); r.code != 0 {
+					t.Fatalf("first sync: exit %d\n%s", r.code, r.err)
 				}
-				deletes++
-				if i < lastWrite {
-					early++
+				writeFile(t, src, "config.yaml", tt.after)
+				if r := cli(t, g, nil, "diff", "--source", src); r.code != 2 {
+					t.Fatalf("the change is not seen: exit %d\n%s", r.code, r.stdout)
 				}
-			}
-			if deletes == 0 && !tt.update {
-				t.Error("nothing was deleted: the case does not move anything")
-			}
-			if early != tt.early {
-				t.Errorf("%d deletes ran before the last write, want %d", early, tt.early)
-			}
-			if r := cli(t, g, nil, "diff", "--source", src); r.code != 0 {
-				t.Errorf("diff after the sync: exit %d\n%s", r.code, r.stdout)
-			}
-		})
+				start := len(g.em.Requests())
+				if r := cli(t, g, nil, "sync", "--source", src, "--max-delete-percent", "100"); r.code != 0 {
+					t.Fatalf("sync of the change: exit %d\n%s\n%s", r.code, r.stdout, r.err)
+				}
+				reqs := g.em.Requests()[start:]
+				lastWrite, deletes := -1, 0
+				for i, r := range reqs {
+					if r.Method == http.MethodPut {
+						lastWrite = i
+					}
+					if r.Method != http.MethodGet && r.Status >= 400 {
+						t.Errorf("%s %s answered %d", r.Method, r.Path, r.Status)
+					}
+				}
+				early := 0
+				for i, r := range reqs {
+					if r.Method != http.MethodDelete {
+						continue
+					}
+					deletes++
+					if i < lastWrite {
+						early++
+					}
+				}
+				if deletes == 0 && !tt.update {
+					t.Error("nothing was deleted: the case does not move anything")
+				}
+				if early != tt.early {
+					t.Errorf("%d deletes ran before the last write, want %d", early, tt.early)
+				}
+				if r := cli(t, g, nil, "diff", "--source", src); r.code != 0 {
+					t.Errorf("diff after the sync: exit %d\n%s", r.code, r.stdout)
+				}
+			})
+		}
 	}
 }
