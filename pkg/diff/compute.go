@@ -138,23 +138,25 @@ func (d *Differ) Compute(desired, live []model.Resource) ChangeSet {
 	// made there. Each pair's normalised copies are garbage as soon as it
 	// is compared. Every goroutine is joined before Compute returns.
 	workers := min(runtime.GOMAXPROCS(0), 1+len(pairs)/512)
-	parallel := func(fn func(lo, hi int)) {
+	parallel := func(fn func(i int)) {
 		var wg sync.WaitGroup
-		chunk := (len(pairs) + workers - 1) / max(workers, 1)
-		for lo := 0; lo < len(pairs); lo += chunk {
-			hi := min(lo+chunk, len(pairs))
-			wg.Go(func() { fn(lo, hi) })
+		for w := range workers {
+			wg.Go(func() {
+				// Strided, so that each worker gets its share of every
+				// kind (services cost more than routes).
+				for i := w; i < len(pairs); i += workers {
+					fn(i)
+				}
+			})
 		}
 		wg.Wait()
 	}
 	updated := make([]*Change, len(pairs))
-	parallel(func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			if p := pairs[i]; p.want != nil && p.have != nil {
-				if c, changed := d.update(*p.want, *p.have); changed {
-					updated[i] = new(Change) // c itself stays on the stack
-					*updated[i] = c
-				}
+	parallel(func(i int) {
+		if p := pairs[i]; p.want != nil && p.have != nil {
+			if c, changed := d.update(*p.want, *p.have); changed {
+				updated[i] = new(Change) // c itself stays on the stack
+				*updated[i] = c
 			}
 		}
 	})
@@ -168,17 +170,15 @@ func (d *Differ) Compute(desired, live []model.Resource) ChangeSet {
 		}
 	}
 	out := make([]Change, n) // in the order of pairs, which were sorted
-	parallel(func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			switch p := pairs[i]; {
-			case at[i] < 0:
-			case p.have == nil:
-				out[at[i]] = d.create(*p.want)
-			case p.want == nil:
-				out[at[i]] = d.delete(*p.have)
-			default:
-				out[at[i]] = *updated[i]
-			}
+	parallel(func(i int) {
+		switch p := pairs[i]; {
+		case at[i] < 0:
+		case p.have == nil:
+			out[at[i]] = d.create(*p.want)
+		case p.want == nil:
+			out[at[i]] = d.delete(*p.have)
+		default:
+			out[at[i]] = *updated[i]
 		}
 	})
 	return ChangeSet{Changes: out}
