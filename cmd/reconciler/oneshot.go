@@ -42,9 +42,9 @@ type oneShotOptions struct {
 
 	// rules are the parsed ignore rules: the flags' and the target's.
 	rules []diff.IgnoreRule
-	// allowDeletesAt is sync's --allow-deletes-at: a commit hash prefix,
-	// lower case.
-	allowDeletesAt string
+	// guardOverride is sync's --deletion-guard-override: a full commit
+	// hash, lower case.
+	guardOverride string
 }
 
 // addDiffFlags registers what diff uses: the source, the gateway, the

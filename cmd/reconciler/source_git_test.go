@@ -224,11 +224,12 @@ func gitHTTPS(t *testing.T, root, token string) *httptest.Server {
 	return srv
 }
 
-// TestAllowDeletesAtOneCommit (reliability row D1's override): a commit
-// that deletes over the guards is refused; --allow-deletes-at lifts the
-// guards for that commit only — named by another commit it has expired and
-// deletes nothing — and a directory, which has no commit, refuses it.
-func TestAllowDeletesAtOneCommit(t *testing.T) {
+// TestDeletionGuardOverride (reliability row D1's override, as the
+// daemon's): a commit that deletes over the guards is refused;
+// --deletion-guard-override lifts them for that commit only — naming
+// another commit it deletes nothing — never lifts allow-empty, and a
+// directory, which has no commit, refuses it.
+func TestDeletionGuardOverride(t *testing.T) {
 	bare, work := gitExamples(t)
 	g := newGateway(t)
 	url := "file://" + bare
@@ -249,21 +250,32 @@ func TestAllowDeletesAtOneCommit(t *testing.T) {
 	if r, n := deletes(); r.code != 1 || n != 0 || !strings.Contains(r.err, "MaxDeletePercent") {
 		t.Fatalf("without the override: exit %d, %d deletes\n%s", r.code, n, r.err)
 	}
-	if r, n := deletes("--allow-deletes-at", previous[:12]); r.code != 1 || n != 0 || !strings.Contains(r.err, "has expired, and the delete guards apply") {
+	if r, n := deletes("--deletion-guard-override", previous); r.code != 1 || n != 0 || !strings.Contains(r.err, "not this one, and the delete guards apply") {
 		t.Fatalf("the override of another commit: exit %d, %d deletes\n%s", r.code, n, r.err)
 	}
 	// 3 services (each with its upstream, on APISIX), 6 routes, 1 extra upstream.
-	if r, n := deletes("--allow-deletes-at", strings.ToUpper(head[:10])); r.code != 0 || n != 13 || !strings.Contains(r.err, "lifted for commit "+head) {
+	if r, n := deletes("--deletion-guard-override", strings.ToUpper(head)); r.code != 0 || n != 13 || !strings.Contains(r.err, "lifted for commit "+head) {
 		t.Fatalf("the override of this commit: exit %d, %d deletes, want 13\n%s", r.code, n, r.err)
 	}
+	// An empty desired state stays guarded by allow-empty.
+	gitRun(t, work, "rm", "-q", "-r", "gateway")
+	writeFile(t, work, "gateway/empty.yaml", "services: []\n")
+	gitRun(t, work, "add", "-A")
+	gitRun(t, work, "commit", "-q", "-m", "empty")
+	gitRun(t, work, "push", "-q", bare, "HEAD:main")
+	empty := gitRun(t, work, "rev-parse", "HEAD")
+	if r, n := deletes("--deletion-guard-override", empty); r.code != 1 || n != 0 || !strings.Contains(r.err, "EmptyDesired") {
+		t.Fatalf("the override of an empty commit: exit %d, %d deletes\n%s", r.code, n, r.err)
+	}
+
 	dir := t.TempDir()
 	writeFile(t, dir, "x.yaml", "services: []\n")
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"--source", dir, "--allow-deletes-at", head}, "applies to Git sources"},
-		{[]string{"--source", url, "--path", "gateway", "--allow-deletes-at", "main"}, "want a commit hash"},
+		{[]string{"--source", dir, "--deletion-guard-override", head}, "applies to Git sources"},
+		{[]string{"--source", url, "--path", "gateway", "--deletion-guard-override", head[:12]}, "want the full hash"},
 	} {
 		before := g.nonGET()
 		r := cli(t, g, nil, append([]string{"sync"}, tc.args...)...)

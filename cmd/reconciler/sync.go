@@ -19,7 +19,7 @@ import (
 func newSyncCmd(std streams, env lookupEnv) *cobra.Command {
 	var opts oneShotOptions
 	var dryRun bool
-	var allowDeletesAt string
+	var guardOverride string
 	cmd := &cobra.Command{
 		Use:   "sync",
 		Short: "Apply the desired state to the gateway",
@@ -32,9 +32,10 @@ Guards checked before the first write: --no-prune holds every delete back;
 more deletes than --max-deletes or --max-delete-percent of the owned objects,
 or an empty desired state without --allow-empty, deletes nothing; a desired
 ID held by an object without our label is refused (OwnershipConflict).
---allow-deletes-at COMMIT lifts the three delete guards for one commit of a
-Git source: at any other commit (a later push, a rerun of the same pipeline)
-the override has expired and the guards apply.
+--deletion-guard-override COMMIT lifts --max-deletes and --max-delete-percent
+(never --allow-empty) for that one commit of a Git source, as the daemon's
+setting of the same name: at any other commit (a later push) the override does
+not apply.
 
 --dry-run prints the changes and the plan and sends no write.
 
@@ -45,17 +46,17 @@ guard refused (each failure is listed).`,
 			if err := resolveScope(cmd.Flags(), &opts); err != nil {
 				return err
 			}
-			if allowDeletesAt != "" && !commitPrefix.MatchString(allowDeletesAt) {
-				return fmt.Errorf("--allow-deletes-at %q: want a commit hash, at least 7 hexadecimal digits", allowDeletesAt)
+			if guardOverride != "" && !commitHash.MatchString(guardOverride) {
+				return fmt.Errorf("--deletion-guard-override %q: want the full hash of the commit (40 or 64 hex digits)", guardOverride)
 			}
-			opts.allowDeletesAt = strings.ToLower(allowDeletesAt)
+			opts.guardOverride = strings.ToLower(guardOverride)
 			return runSync(cmd.Context(), opts, dryRun, std, env)
 		},
 	}
 	addSyncOnlyFlags(cmd.Flags(), &opts)
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the changes and the plan; send no write")
-	cmd.Flags().StringVar(&allowDeletesAt, "allow-deletes-at", "",
-		"lift the delete guards (max-deletes, max-delete-percent, allow-empty) only if the Git source is at this commit; at any other commit they apply")
+	cmd.Flags().StringVar(&guardOverride, "deletion-guard-override", "",
+		"the full hash of the one commit of a Git source whose deletes may exceed --max-deletes and --max-delete-percent (never --allow-empty); at any other commit the guards apply")
 	return cmd
 }
 
@@ -88,17 +89,17 @@ func runSync(ctx context.Context, opts oneShotOptions, dryRun bool, std streams,
 	}
 	warnPlaintext(std.err, st.desired)
 	policy := policyOf(opts)
-	if opts.allowDeletesAt != "" {
+	if opts.guardOverride != "" {
 		commit := commitOf(st.desired.Revision)
 		switch {
 		case commit == "":
-			return fmt.Errorf("--allow-deletes-at applies to Git sources: %s has no commit to bind the override to", st.desired.Description)
-		case strings.HasPrefix(commit, opts.allowDeletesAt):
-			fmt.Fprintf(std.err, "the delete guards are lifted for commit %s (--allow-deletes-at)\n", commit)
-			policy.MaxDeletes, policy.MaxDeletePercent, policy.AllowEmpty = -1, 100, true
+			return fmt.Errorf("--deletion-guard-override applies to Git sources: %s has no commit to bind the override to", st.desired.Description)
+		case commit == opts.guardOverride:
+			fmt.Fprintf(std.err, "max-deletes and max-delete-percent are lifted for commit %s (--deletion-guard-override)\n", commit)
+			policy.MaxDeletes, policy.MaxDeletePercent = -1, 100
 		default:
-			fmt.Fprintf(std.err, "warning: --allow-deletes-at %s is for another commit than the source's %s: it has expired, and the delete guards apply\n",
-				opts.allowDeletesAt, commit)
+			fmt.Fprintf(std.err, "warning: --deletion-guard-override %s names another commit than the source's %s: not this one, and the delete guards apply\n",
+				opts.guardOverride, commit)
 		}
 	}
 	plan := apply.NewPlan(apply.Input{
@@ -144,9 +145,9 @@ func runSync(ctx context.Context, opts oneShotOptions, dryRun bool, std streams,
 	return nil
 }
 
-// commitPrefix is what --allow-deletes-at takes: an abbreviated or full
-// commit hash.
-var commitPrefix = regexp.MustCompile(`^[0-9a-fA-F]{7,64}$`)
+// commitHash is what --deletion-guard-override takes: a full SHA-1 or
+// SHA-256 commit hash.
+var commitHash = regexp.MustCompile(`^([0-9a-fA-F]{40}|[0-9a-fA-F]{64})$`)
 
 // commitOf returns the commit hash of a Git revision (main@sha1:<hash>),
 // or "" for a directory.
