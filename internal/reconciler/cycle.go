@@ -39,6 +39,8 @@ type pass struct {
 	written map[model.Key]bool
 	flapped map[model.Key]bool
 	leader  bool
+	// overridden: the deletion guard's budget was lifted for this cycle.
+	overridden bool
 }
 
 func (t *Target) cycle(stop, work context.Context, trig Trigger) Cycle {
@@ -100,33 +102,33 @@ func (p *pass) fetch(ctx context.Context) {
 		r := sourceReason(err)
 		t.m.ObserveGitFetch(t.cfg.Name, t1.Sub(t0), r, t1)
 		p.fail(r, "fetch: "+err.Error())
+		var refused interface{ RefusedRevision() string }
+		if r == metrics.ReasonHistoryRewritten && errors.As(err, &refused) {
+			// The source refuses this tip on every fetch until the branch
+			// is restored or the commit accepted: one force-push, counted
+			// once.
+			if rev := refused.RefusedRevision(); rev != t.lastFetched {
+				t.m.GitHistoryRewritten(t.cfg.Name)
+				t.lastFetched = rev
+			}
+		}
 		return
 	}
 	t.m.ObserveGitFetch(t.cfg.Name, t1.Sub(t0), "", t1)
 	p.fetched = snap.Revision
-	if snap.Rewritten && snap.Revision != t.lastFetched {
-		// Counted once per new tip: the source reports it again while the
-		// tip stays.
+	if snap.Rewritten {
+		// The source reports a force-push once, when its tip moves.
 		t.m.GitHistoryRewritten(t.cfg.Name)
 		t.log.Warn("history rewritten: the new commit does not descend from the previous one", zap.String("revision", snap.Revision))
-		if !t.cfg.AllowHistoryRewrite {
-			t.refusedRev = snap.Revision
-		}
 	}
 	t.lastFetched = snap.Revision
 	switch {
-	case t.refusedRev != "" && snap.Revision == t.refusedRev:
-		p.fail(metrics.ReasonHistoryRewritten, fmt.Sprintf(
-			"%s does not descend from the previous commit (a force-push) and history rewrites are not allowed: it is not applied; push a commit on top of it, or set allowHistoryRewrite",
-			snap.Revision))
-		return
 	case t.good != nil && snap.Revision == t.good.revision:
 		return // unchanged: nothing to load
 	case snap.Revision == t.failedRev:
 		p.fail(t.failedReason, t.failedMsg)
 		return
 	}
-	t.refusedRev = ""
 	d, r, err := t.load(snap)
 	if err != nil {
 		t.failedRev, t.failedReason, t.failedMsg = snap.Revision, r, err.Error()
@@ -341,7 +343,7 @@ func (p *pass) apply(stop, work context.Context) {
 		Desired:         len(p.desired.resources),
 		Live:            p.inv,
 		ListingComplete: true, // List returns a whole inventory or an error
-	}, t.cfg.Policy)
+	}, p.policy(todo))
 	ex := &apply.Executor{
 		Gateway:     newStoppable(t.cfg.Gateway, stop),
 		Concurrency: t.cfg.Concurrency,
@@ -351,6 +353,37 @@ func (p *pass) apply(stop, work context.Context) {
 		p.gatewayFailed("pre-flight validation", err, metrics.ReasonValidationFailed)
 		p.setAll(StateSkipped)
 	}
+}
+
+// policy is the target's policy, with the deletion budget lifted when the
+// override names the commit being applied and has not been spent.
+func (p *pass) policy(todo diff.ChangeSet) apply.Policy {
+	t := p.t
+	pol := t.cfg.Policy
+	if !p.overrides() {
+		return pol
+	}
+	p.overridden = true
+	pol.MaxDeletes, pol.MaxDeletePercent = -1, 100
+	deletes := 0
+	for _, ch := range todo.Changes {
+		if ch.Action == diff.ActionDelete {
+			deletes++
+		}
+	}
+	if deletes > 0 {
+		t.log.Warn("the deletion guard's budget is overridden for this commit",
+			zap.String("revision", p.desired.revision), zap.Int("deletes", deletes),
+			zap.Int("max_deletes", t.cfg.Policy.MaxDeletes), zap.Float64("max_delete_percent", t.cfg.Policy.MaxDeletePercent))
+	}
+	return pol
+}
+
+// overrides reports whether the deletion guard override applies to this
+// cycle's desired revision.
+func (p *pass) overrides() bool {
+	o := p.t.cfg.DeletionGuardOverride
+	return o != "" && !p.t.overrideSpent && revisionHash(p.desired.revision) == o
 }
 
 func (p *pass) setAll(s ItemState) {
@@ -367,7 +400,15 @@ func (p *pass) refused(r *apply.RefusalError) {
 	switch {
 	case errors.Is(r, apply.ErrDeletionGuard):
 		t.m.DeletesBlocked(t.cfg.Name, string(r.Reason))
-		p.fail(metrics.ReasonDeletionGuardTripped, r.Error())
+		msg := r.Error()
+		switch o := t.cfg.DeletionGuardOverride; {
+		case o == "" || r.Reason == apply.ReasonEmptyDesired:
+		case revisionHash(p.desired.revision) != o:
+			msg += fmt.Sprintf("; the deletion guard override names commit %s, not this one", o)
+		case t.overrideSpent:
+			msg += fmt.Sprintf("; the deletion guard override of commit %s was spent by an earlier successful cycle", o)
+		}
+		p.fail(metrics.ReasonDeletionGuardTripped, msg)
 		t.log.Warn("deletion guard tripped: nothing is deleted", zap.String("reason", string(r.Reason)), zap.String("detail", r.Detail))
 	case errors.Is(r, apply.ErrOwnershipConflict):
 		p.fail(metrics.ReasonOwnershipConflict, r.Error())
@@ -484,6 +525,10 @@ func (p *pass) finish(stop context.Context) {
 		t.failures++
 	case ResultSuccess:
 		t.failures = 0
+		if p.overridden {
+			t.overrideSpent = true
+			t.log.Info("the deletion guard override is spent: the commit is applied", zap.String("revision", p.rec.Revision))
+		}
 	}
 
 	t.m.SetConditions(t.cfg.Name, p.rec.Reasons...)
