@@ -227,6 +227,7 @@ func TestRunOnceAndFlagErrors(t *testing.T) {
 		{"config and flags", []string{"--config", config, "--server", gw.srv.URL}, 1, "--server: with --config"},
 		{"bad mode", []string{"--source", dir, "--token-file", token, "--mode", "fix"}, 1, `mode "fix"`},
 		{"ref with a directory", []string{"--source", dir, "--ref", "main", "--token-file", token, "--once"}, 1, "local directory"},
+		{"history policy with a directory", []string{"--source", dir, "--token-file", token, "--once", "--allow-history-rewrite=false"}, 1, "has no history"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -342,6 +343,63 @@ func TestRunLeaderElect(t *testing.T) {
 		code := run(context.Background(), append([]string{"run", "--log-level", "error"}, tt.args...), streams{in: strings.NewReader(""), out: &out, err: &errb}, noEnv)
 		if code != 1 || !strings.Contains(errb.String(), tt.want) {
 			t.Errorf("%v: exit %d, %s", tt.args[len(tt.args)-2:], code, errb.String())
+		}
+	}
+}
+
+// G3 and D1 through the flags, across restarts (each `run --once` is a new
+// process sharing --git-cache-dir): a refused force-push stays refused
+// after a restart until --accept-history-rewrite names its commit, and a
+// commit over the deletion budget is applied only with
+// --deletion-guard-override naming it.
+func TestRunAcknowledgementsBoundToCommits(t *testing.T) {
+	gw := startGateway(t)
+	repo := newDRepo(t)
+	repo.commit("first", map[string]string{"routes.yaml": shopRoutes(4, "v1")})
+	token := tempFile(t, "token", daemonToken)
+	cache := t.TempDir()
+	once := func(code int, want string, extra ...string) {
+		t.Helper()
+		args := append([]string{"run", "--log-level", "error", "--once", "--source", repo.fileURL(), "--ref", "main",
+			"--server", gw.srv.URL, "--token-file", token, "--git-cache-dir", cache,
+			"--allow-history-rewrite=false", "--max-deletes", "1"}, extra...)
+		var out, errb bytes.Buffer
+		if got := run(context.Background(), args, streams{in: strings.NewReader(""), out: &out, err: &errb}, noEnv); got != code {
+			t.Fatalf("%v: exit %d, want %d\n%s%s", extra, got, code, out.String(), errb.String())
+		}
+		if !strings.Contains(out.String()+errb.String(), want) {
+			t.Errorf("%v: output lacks %q:\n%s%s", extra, want, out.String(), errb.String())
+		}
+	}
+	once(0, "default: success")
+
+	gitCLI(t, repo.work, "checkout", "-q", "--orphan", "rewritten")
+	rewritten := repo.commit("unrelated history", map[string]string{"routes.yaml": shopRoutes(4, "rewritten")})
+	writes := len(gw.writeLog())
+	once(1, "HistoryRewritten")
+	once(1, "HistoryRewritten", "--accept-history-rewrite", strings.Repeat("0", 40))
+	if n := len(gw.writeLog()) - writes; n != 0 {
+		t.Fatalf("%d writes from a refused force-push", n)
+	}
+	once(0, "4 applied", "--accept-history-rewrite", rewritten)
+	once(0, "0 applied") // the new history is the last good one now
+
+	drop := repo.commit("drop three routes", map[string]string{"routes.yaml": shopRoutes(1, "rewritten")})
+	once(1, "DeletionGuardTripped")
+	once(1, "not this one", "--deletion-guard-override", rewritten)
+	once(0, "3 applied", "--deletion-guard-override", drop)
+
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--accept-history-rewrite", rewritten, "--allow-history-rewrite=true"}, "followed anyway"},
+		{[]string{"--deletion-guard-override", "abc"}, "full hash"},
+	} {
+		var out, errb bytes.Buffer
+		args := append([]string{"run", "--source", repo.fileURL(), "--server", gw.srv.URL, "--token-file", token, "--once"}, tt.args...)
+		if code := run(context.Background(), args, streams{in: strings.NewReader(""), out: &out, err: &errb}, noEnv); code != 1 || !strings.Contains(errb.String(), tt.want) {
+			t.Errorf("%v: exit %d, %s", tt.args, code, errb.String())
 		}
 	}
 }
