@@ -45,9 +45,14 @@ func TestGitDownKeepsLastGood(t *testing.T) {
 	var srv *gitServer
 	h := newHarness(t, harnessOpts{source: httpSource(&srv, "", git.Options{})})
 	first := h.once()
+	fetched := h.gauge("reconciler_git_last_success_timestamp_seconds", "target", "prod")
+	if fetched != float64(start.Unix()) {
+		t.Fatalf("git_last_success_timestamp_seconds = %v after the first fetch, want %d", fetched, start.Unix())
+	}
 	srv.status.Store(http.StatusServiceUnavailable)
 	h.repo.commit("second", map[string]string{"routes.yaml": routesConfig(3, "v2")})
 	h.gw.editRoute(t, routeID(2), "hand")
+	h.clk.Advance(30 * time.Minute)
 	c := h.once()
 	if !hasReason(c, metrics.ReasonFetchFailed) || c.Revision != first.Revision {
 		t.Fatalf("cycle with Git down: %+v", c)
@@ -58,8 +63,16 @@ func TestGitDownKeepsLastGood(t *testing.T) {
 	if h.gauge("reconciler_git_fetch_errors_total", "target", "prod", "reason", "FetchFailed") != 1 {
 		t.Error("git_fetch_errors_total{reason=FetchFailed} not counted")
 	}
+	// The outage keeps the last success where it was, so that the alert
+	// (ReconcilerGitFetchFailing) sees its age grow.
+	if got := h.gauge("reconciler_git_last_success_timestamp_seconds", "target", "prod"); got != fetched {
+		t.Errorf("git_last_success_timestamp_seconds moved to %v during the outage, want %v", got, fetched)
+	}
 	srv.status.Store(0)
 	c = h.once()
+	if got := h.gauge("reconciler_git_last_success_timestamp_seconds", "target", "prod"); got != float64(start.Add(30*time.Minute).Unix()) {
+		t.Errorf("git_last_success_timestamp_seconds = %v after recovery", got)
+	}
 	if c.Result != ResultSuccess || c.Revision == first.Revision || c.Counts.Pending != 3 {
 		t.Errorf("after Git recovered: %+v", c)
 	}
