@@ -58,8 +58,8 @@ func (t *Target) cycle(stop, work context.Context, trig Trigger) Cycle {
 		leader:  true,
 	}
 	p.rec = Cycle{Number: t.cycleN, Start: p.start, Trigger: trig}
-	if t.tokenChanged.Swap(false) && t.authPaused {
-		t.authPaused = false
+	if t.tokenChanged.Swap(false) && t.authPaused != pauseNone {
+		t.authPaused = pauseNone
 		t.log.Info("the gateway token changed: writes resume")
 	}
 	if t.cfg.TLSVerifyDisabled {
@@ -174,12 +174,12 @@ func (p *pass) read(ctx context.Context) {
 	t := p.t
 	inv, err := t.cfg.Gateway.List(ctx)
 	if err != nil {
-		p.gatewayFailed("read the gateway", err, metrics.ReasonReadFailed)
+		p.gatewayFailed("read the gateway", err, metrics.ReasonReadFailed, sideRead)
 		return
 	}
 	defaults, err := t.cfg.Gateway.Defaults(ctx)
 	if err != nil {
-		p.gatewayFailed("read the gateway's defaults", err, metrics.ReasonReadFailed)
+		p.gatewayFailed("read the gateway's defaults", err, metrics.ReasonReadFailed, sideRead)
 		return
 	}
 	if !reflect.DeepEqual(defaults, t.defaults) {
@@ -192,19 +192,53 @@ func (p *pass) read(ctx context.Context) {
 	}
 	p.inv = scope(p.desired.resources, inv, t.cfg.PruneUnlabeled)
 	p.readOK = true
-	if t.authPaused && !t.cfg.TokenWatched {
-		t.authPaused = false
+	if t.authPaused == pauseRead {
+		// The token that was refused for reading is accepted again (a
+		// gateway restored, a key re-enabled): nothing else would ever
+		// resume writes when the token does not change.
+		t.authPaused = pauseNone
 		t.log.Info("the gateway accepts the token again: writes resume")
 	}
 }
 
+// side says whether a failed request read or wrote.
+type side int
+
+const (
+	sideRead side = iota
+	sideWrite
+)
+
+// pause says why writes are paused after a 401.
+type pause int
+
+const (
+	pauseNone pause = iota
+	// pauseRead: a read was refused. A later successful read with the same
+	// token resumes writes, as does a changed token.
+	pauseRead
+	// pauseWrite: a write was refused while reads work (a key that may
+	// only read, such as APISIX's viewer role). Only a changed token
+	// resumes writes, so that every cycle does not send writes to be
+	// refused again; a later refused read turns it into pauseRead.
+	pauseWrite
+)
+
 // gatewayFailed records a failed request with its reason; a 401 pauses
 // writes.
-func (p *pass) gatewayFailed(what string, err error, fallback metrics.Reason) {
+func (p *pass) gatewayFailed(what string, err error, fallback metrics.Reason, sd side) {
+	t := p.t
 	r := gatewayReason(err, fallback)
-	if r == metrics.ReasonAuthenticationFailed && !p.t.authPaused {
-		p.t.authPaused = true
-		p.t.log.Warn("the gateway refused the token: writes are paused until the token changes", zap.Error(err))
+	if r == metrics.ReasonAuthenticationFailed {
+		// The latest refusal says which: a key refused for reading too
+		// (revoked, expired) resumes when it is accepted again.
+		if t.authPaused == pauseNone {
+			t.log.Warn("the gateway refused the token: writes are paused", zap.Error(err))
+		}
+		t.authPaused = pauseRead
+		if sd == sideWrite {
+			t.authPaused = pauseWrite
+		}
 	}
 	p.fail(r, what+": "+err.Error())
 }
@@ -304,7 +338,7 @@ func (p *pass) apply(stop, work context.Context) {
 		hold = StateReported
 	case t.cfg.Suspend:
 		hold = StateSuspended
-	case t.authPaused:
+	case t.authPaused != pauseNone:
 		hold = StatePaused
 	case stop.Err() != nil:
 		hold = StateSkipped
@@ -350,7 +384,7 @@ func (p *pass) apply(stop, work context.Context) {
 		Observer:    apply.Observer{Refusal: p.refused, Outcome: p.outcome},
 	}
 	if _, err := ex.Execute(ctx, plan); err != nil && errors.Is(err, apply.ErrPreflight) {
-		p.gatewayFailed("pre-flight validation", err, metrics.ReasonValidationFailed)
+		p.gatewayFailed("pre-flight validation", err, metrics.ReasonValidationFailed, sideWrite)
 		p.setAll(StateSkipped)
 	}
 }
@@ -483,7 +517,7 @@ func (p *pass) outcomeFailed(o apply.Outcome) {
 	case errors.Is(o.Err, apply.ErrInvalid):
 		fallback = metrics.ReasonValidationFailed
 	}
-	p.gatewayFailed(fmt.Sprintf("%s %s %q", o.Action, o.Key, o.Name), o.Err, fallback)
+	p.gatewayFailed(fmt.Sprintf("%s %s %q", o.Action, o.Key, o.Name), o.Err, fallback, sideWrite)
 }
 
 // finish records the cycle: conditions, metrics, the audit flush, the
@@ -497,9 +531,11 @@ func (p *pass) finish(stop context.Context) {
 	}
 	p.rec.Read = p.readOK
 	p.rec.Items = p.items
-	if t.authPaused {
-		p.fail(metrics.ReasonAuthenticationFailed,
-			"the gateway refused the token: writes are paused until the token changes")
+	if msg := p.pauseMessage(); msg != "" {
+		if first, ok := p.reasons[metrics.ReasonAuthenticationFailed]; ok {
+			msg = first + "; " + msg
+		}
+		p.reasons[metrics.ReasonAuthenticationFailed] = msg
 	}
 	if p.desired == nil && len(p.reasons) == 0 {
 		p.fail(metrics.ReasonFetchFailed, "no desired state has been loaded yet")
@@ -552,6 +588,21 @@ func (p *pass) finish(stop context.Context) {
 	}
 }
 
+// pauseMessage says why writes are paused and what resumes them; "" when
+// they are not.
+func (p *pass) pauseMessage() string {
+	t := p.t
+	switch {
+	case t.authPaused == pauseRead:
+		return "the gateway refused the token: writes are paused until the token changes or the gateway accepts it again"
+	case t.authPaused == pauseWrite && t.cfg.TokenWatched:
+		return "the gateway refused a write with this token, which can read (a read-only key?): writes are paused until the token file changes"
+	case t.authPaused == pauseWrite:
+		return "the gateway refused a write with this token, which can read (a read-only key?): writes are paused until the daemon restarts with another token"
+	}
+	return ""
+}
+
 // conditions returns the active conditions in the closed order of reasons,
 // keeping when each became active.
 func (p *pass) conditions(now time.Time) []Condition {
@@ -587,7 +638,7 @@ func (p *pass) publish(active []Condition, end time.Time) {
 	if p.rec.Result == ResultSuccess {
 		s.LastSuccess = end
 	}
-	s.WritesPaused = t.authPaused
+	s.WritesPaused = t.authPaused != pauseNone
 	s.Leader = p.leader
 	if p.desired != nil {
 		s.Revision, s.Commit = p.desired.revision, p.desired.commit

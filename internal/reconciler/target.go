@@ -118,8 +118,11 @@ type TargetConfig struct {
 	// Env looks up ${VAR} substitutions (os.LookupEnv in main).
 	Env func(string) (string, bool)
 	// TokenWatched reports that the gateway token comes from a file whose
-	// changes are signalled with TokenChanged: writes paused by a 401 stay
-	// paused until then. Without it, the next successful read resumes them.
+	// changes are signalled with TokenChanged. A 401 pauses writes; they
+	// resume when the token changes, or, when the 401 came from a read,
+	// when a later read succeeds. A 401 on a write while reads succeed (a
+	// read-only key) keeps writes paused until the token changes: with a
+	// fixed token (TokenWatched false), until the daemon restarts.
 	TokenWatched bool
 	// TLSVerifyDisabled is logged as a warning every cycle.
 	TLSVerifyDisabled bool
@@ -176,7 +179,7 @@ type Target struct {
 	known         map[model.Key]*keyState
 	observed      bool
 	failures      int
-	authPaused    bool
+	authPaused    pause
 	since         map[metrics.Reason]time.Time
 
 	mu     sync.Mutex
