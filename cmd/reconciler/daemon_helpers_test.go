@@ -345,6 +345,13 @@ func (p *inProcess) status(t testing.TB) map[string]reconciler.Status {
 // webhook sends a GitHub-signed push to the daemon.
 func (p *inProcess) webhook(t testing.TB, target, secret string) int {
 	t.Helper()
+	code, _ := p.webhookBody(t, target, secret)
+	return code
+}
+
+// webhookBody sends a GitHub-signed push and returns the answer.
+func (p *inProcess) webhookBody(t testing.TB, target, secret string) (int, string) {
+	t.Helper()
 	body := []byte(`{"ref":"refs/heads/main"}`)
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write(body)
@@ -358,8 +365,9 @@ func (p *inProcess) webhook(t testing.TB, target, secret string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	return resp.StatusCode
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 func succeeded(c reconciler.Cycle) bool { return c.Result == reconciler.ResultSuccess }

@@ -328,6 +328,27 @@ func TestRunLeaderElect(t *testing.T) {
 	if st := p.status(t)["default"]; !st.Leader {
 		t.Error("status does not say leader")
 	}
+
+	// A second replica stands by: it reads and reports, is ready (a
+	// rolling update waits for it), says it does not lead, and answers a
+	// webhook saying so.
+	secret := tempFile(t, "webhook", "s3cret-webhook")
+	b := startInProcessWith(t, &daemonHooks{leases: leases.CoordinationV1()},
+		append(args, "--leader-elect", "--leader-elect-namespace", "gateways", "--leader-elect-identity", "replica-b",
+			"--webhook-secret-file", secret)...)
+	b.waitCycle(t, "default", func(c reconciler.Cycle) bool { return c.Read })
+	if code, body := b.get(t, "/readyz"); code != 200 {
+		t.Errorf("standby /readyz = %d %s", code, body)
+	}
+	if st := b.status(t)["default"]; st.Leader {
+		t.Error("the standby's status says it leads")
+	}
+	if code, body := b.webhookBody(t, "default", "s3cret-webhook"); code != 202 || !strings.Contains(body, `"leader":false`) {
+		t.Errorf("webhook on the standby: %d %s", code, body)
+	}
+	if err := b.stop(); err != nil {
+		t.Fatal(err)
+	}
 	if err := p.stop(); err != nil {
 		t.Fatal(err)
 	}
