@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gitops-gateway/reconciler/internal/metrics"
+	"github.com/gitops-gateway/reconciler/pkg/apply"
 )
 
 const goodConfig = `targets:
@@ -141,4 +144,19 @@ func FuzzParseConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+// reconciler_deletes_blocked_total is exported at 0 for the deletion
+// guards of pkg/apply: the two lists agree.
+func TestDeletionGuardReasonsMatchApply(t *testing.T) {
+	var guards []string
+	for _, r := range []apply.Reason{apply.ReasonPruneDisabled, apply.ReasonMaxDeletes, apply.ReasonMaxDeletePercent,
+		apply.ReasonEmptyDesired, apply.ReasonIncompleteListing, apply.ReasonOwnershipConflict} {
+		if errors.Is(&apply.RefusalError{Reason: r}, apply.ErrDeletionGuard) {
+			guards = append(guards, string(r))
+		}
+	}
+	if d := cmp.Diff(guards, metrics.DeletionGuardReasons()); d != "" {
+		t.Errorf("deletion guards (-apply +metrics):\n%s", d)
+	}
 }
