@@ -61,7 +61,9 @@ func FetchReasons() []Reason {
 
 // DeletionGuardReasons are the deletion guards of pkg/apply (its Reason
 // values): the reason label values of reconciler_deletes_blocked_total.
-func DeletionGuardReasons() []string { return []string{"MaxDeletes", "MaxDeletePercent", "EmptyDesired"} }
+func DeletionGuardReasons() []string {
+	return []string{"MaxDeletes", "MaxDeletePercent", "EmptyDesired"}
+}
 
 // Change is the kind of difference a drifted resource shows.
 type Change string
