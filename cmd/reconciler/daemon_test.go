@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/gitops-gateway/reconciler/internal/reconciler"
+	"github.com/gitops-gateway/reconciler/internal/reconciler/clock"
 	"github.com/gitops-gateway/reconciler/pkg/api7/emulator"
 )
 
@@ -422,5 +425,122 @@ func TestRunAcknowledgementsBoundToCommits(t *testing.T) {
 		if code := run(context.Background(), args, streams{in: strings.NewReader(""), out: &out, err: &errb}, noEnv); code != 1 || !strings.Contains(errb.String(), tt.want) {
 			t.Errorf("%v: exit %d, %s", tt.args, code, errb.String())
 		}
+	}
+}
+
+// The three things the quickstart prints to try work as printed: each
+// command line is run with sh. The hand edit shows as drift in /metrics
+// (the printed curl | grep) until the cycle after the correction, the Git
+// commit is applied by the next cycle, and the status page answers. A
+// fake clock decides when cycles run.
+func TestQuickstartCommandsWorkAsPrinted(t *testing.T) {
+	for _, bin := range []string{"sh", "curl", "sed", "grep", "git"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s is not installed (.ci/run installs it): the quickstart's commands need it", bin)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	cycles := make(chan reconciler.Cycle, 16)
+	hooks := &daemonHooks{listener: ln, clock: clk, onCycle: func(_ string, c reconciler.Cycle) { cycles <- c }}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runQuickstart(ctx, quickstartOptions{gatewayListen: "127.0.0.1:0", listen: "unused", interval: 10 * time.Second,
+			log: logOptions{Level: "error", Format: "json"}}, streams{out: &out, err: &out}, noEnv, hooks)
+	}()
+	next := func() reconciler.Cycle {
+		t.Helper()
+		select {
+		case c := <-cycles:
+			return c
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no cycle within 30s:\n%s", out.String())
+			return reconciler.Cycle{}
+		}
+	}
+	step := func() reconciler.Cycle {
+		t.Helper()
+		if !clk.BlockUntil(1, nil) {
+			t.Fatal("the loop never slept")
+		}
+		d, _ := clk.Next()
+		clk.Advance(d)
+		return next()
+	}
+	if c := next(); c.Result != reconciler.ResultSuccess {
+		t.Fatalf("first cycle: %+v\n%s", c, out.String())
+	}
+	lines := strings.Split(out.String(), "\n")
+	command := func(after string) string {
+		t.Helper()
+		for i, l := range lines {
+			if strings.Contains(l, after) && i+1 < len(lines) {
+				return strings.TrimSpace(lines[i+1])
+			}
+		}
+		t.Fatalf("no command after %q in:\n%s", after, out.String())
+		return ""
+	}
+	sh := func(cmdline string) (string, int) {
+		t.Helper()
+		cmd := exec.Command("sh", "-c", cmdline)
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+		b, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		switch {
+		case errors.As(err, &exit):
+			return string(b), exit.ExitCode()
+		case err != nil:
+			t.Fatalf("%s: %v", cmdline, err)
+		}
+		return string(b), 0
+	}
+	edit, watch := command("1. Change a route on the gateway by hand:"), command("to 1, then back to 0 one cycle later:")
+	commit := command("2. Change the configuration in Git")
+
+	if got, code := sh(edit); code != 0 || !strings.Contains(got, "edited by hand") {
+		t.Fatalf("%s: exit %d\n%s", edit, code, got)
+	}
+	if c := step(); c.Counts.Drift != 1 || c.Counts.Applied != 1 {
+		t.Errorf("cycle after the hand edit: %+v", c)
+	}
+	if got, code := sh(watch); code != 0 || !strings.Contains(got, `reconciler_drift_resources{change="update",kind="route",target="quickstart"} 1`) {
+		t.Errorf("%s: exit %d\n%s", watch, code, got)
+	}
+	if c := step(); c.Changes != 0 {
+		t.Errorf("cycle after the correction: %+v", c)
+	}
+	if got, code := sh(watch); code != 1 || got != "" {
+		t.Errorf("%s after the correction: exit %d\n%s", watch, code, got)
+	}
+	if got, code := sh(commit); code != 0 {
+		t.Fatalf("%s: exit %d\n%s", commit, code, got)
+	}
+	if c := step(); c.Counts.Pending != 1 || c.Counts.Applied != 1 || c.Result != reconciler.ResultSuccess {
+		t.Errorf("cycle after the commit: %+v", c)
+	}
+	page := "http://" + ln.Addr().String() + "/"
+	if !strings.Contains(out.String(), "Open the status page: "+page) {
+		t.Errorf("the status page is not printed as %s", page)
+	}
+	for _, u := range []string{page, page + "status"} {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("%s: %d", u, resp.StatusCode)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
