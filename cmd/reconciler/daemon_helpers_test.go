@@ -218,14 +218,41 @@ type targetCycle struct {
 }
 
 type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu     sync.Mutex
+	b      bytes.Buffer
+	notify chan struct{} // closed at the next write
 }
 
 func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.notify != nil {
+		close(l.notify)
+		l.notify = nil
+	}
 	return l.b.Write(p)
+}
+
+// waitFor waits until the buffer holds s; false when it did not within d.
+func (l *lockedBuffer) waitFor(s string, d time.Duration) bool {
+	deadline := time.After(d)
+	for {
+		l.mu.Lock()
+		if strings.Contains(l.b.String(), s) {
+			l.mu.Unlock()
+			return true
+		}
+		if l.notify == nil {
+			l.notify = make(chan struct{})
+		}
+		ch := l.notify
+		l.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline:
+			return false
+		}
+	}
 }
 
 func (l *lockedBuffer) String() string {
