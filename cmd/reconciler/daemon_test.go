@@ -230,6 +230,9 @@ func TestRunOnceAndFlagErrors(t *testing.T) {
 		{"config and flags", []string{"--config", config, "--server", gw.srv.URL}, 1, "--server: with --config"},
 		{"bad mode", []string{"--source", dir, "--token-file", token, "--mode", "fix"}, 1, `mode "fix"`},
 		{"ref with a directory", []string{"--source", dir, "--ref", "main", "--token-file", token, "--once"}, 1, "local directory"},
+		{"git flags with a directory", []string{"--source", dir, "--token-file", token, "--once", "--git-token-file", token}, 1, "apply to Git sources"},
+		{"git settings with a directory", []string{"--config", tempFile(t, "d.yaml", "targets:\n  - name: a\n    source: {url: "+dir+", timeout: 5s}\n    gateway: {server: "+gw.srv.URL+", tokenFile: "+token+"}\n    sync: {prune: true}\n"), "--once"}, 1, "apply to Git sources"},
+		{"leader flags without --leader-elect", []string{"--source", dir, "--token-file", token, "--once", "--kubeconfig", token}, 1, "with --leader-elect only"},
 		{"history policy with a directory", []string{"--source", dir, "--token-file", token, "--once", "--allow-history-rewrite=false"}, 1, "has no history"},
 	}
 	for _, tt := range tests {

@@ -240,6 +240,9 @@ func runDaemon(ctx context.Context, o daemonOptions, specs []reconciler.TargetSp
 	}
 	defer rt.close(log)
 
+	if !o.leaderElect && (o.leaderNS != "" || o.leaderID != "" || o.kubeconfig != "") {
+		return errors.New("--leader-elect-namespace, --leader-elect-identity and --kubeconfig apply with --leader-elect only")
+	}
 	if o.once {
 		if o.leaderElect {
 			return errors.New("--once and --leader-elect: a single cycle does not campaign for the lease; run it without --leader-elect")
@@ -424,6 +427,9 @@ func newSource(o daemonOptions, spec reconciler.TargetSpec, env lookupEnv, log *
 	if !git.IsGitURL(s.URL) {
 		if s.Ref != "" {
 			return nil, "", fmt.Errorf("source ref %q applies to Git sources; %s is a local directory", s.Ref, s.URL)
+		}
+		if s.Auth != (reconciler.SourceAuth{}) || s.Verify != (reconciler.VerifySpec{}) || s.CacheDir != "" || s.Timeout != 0 {
+			return nil, "", fmt.Errorf("source auth, verify, cacheDir and timeout (or their --git-* flags) apply to Git sources; %s is a local directory", s.URL)
 		}
 		if !*spec.Sync.AllowHistoryRewrite || spec.Sync.AcceptHistoryRewrite != "" {
 			return nil, "", fmt.Errorf("allowHistoryRewrite and acceptHistoryRewrite apply to Git sources; %s is a local directory, which has no history", s.URL)
