@@ -25,7 +25,9 @@ type Source interface {
 	// Fetch returns the current snapshot. A failed fetch is an error, never
 	// an empty snapshot; the loop keeps its last good state. An error may
 	// implement Reason() string to give the condition reason (pkg/git's
-	// errors do); others count as FetchFailed.
+	// errors do); others count as FetchFailed. An error that refuses a
+	// commit rewriting history (reason HistoryRewritten) may implement
+	// RefusedRevision() string to name it.
 	Fetch(ctx context.Context) (Snapshot, error)
 }
 
@@ -42,7 +44,9 @@ type Snapshot struct {
 	// since its previous successful fetch (a Git ls-remote short-circuit).
 	Unchanged bool
 	// Rewritten reports that the previous revision is not an ancestor of
-	// this one (a force-push).
+	// this one (a force-push that the source follows). The source reports
+	// it once, when its tip moves; a source that refuses rewritten history
+	// fails the fetch instead.
 	Rewritten bool
 }
 
