@@ -131,6 +131,9 @@ func resolveScope(fs *pflag.FlagSet, o *oneShotOptions) error {
 		if unset("prune-unlabeled") {
 			o.pruneUnlabeled = y.PruneUnlabeled
 		}
+		if unset("deletion-guard-override") { // sync only: diff never deletes
+			o.guardOverride = y.DeletionGuardOverride
+		}
 		rules = append(rules, spec.IgnoreRules()...) // ParseConfig checked them
 	}
 	if _, err := diff.New(diff.Options{Ignore: rules}); err != nil {

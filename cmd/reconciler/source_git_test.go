@@ -284,3 +284,42 @@ func TestDeletionGuardOverride(t *testing.T) {
 		}
 	}
 }
+
+// TestDeletionGuardOverrideFromConfig: sync --config/--target takes the
+// target's sync.deletionGuardOverride when the flag is not given, with the
+// flag's meaning: that commit's plan may delete past the guards.
+func TestDeletionGuardOverrideFromConfig(t *testing.T) {
+	bare, work := gitExamples(t)
+	g := newGateway(t)
+	url := "file://" + bare
+	if r := cli(t, g, nil, "sync", "--source", url, "--path", "gateway"); r.code != 0 {
+		t.Fatalf("sync: exit %d\n%s", r.code, r.err)
+	}
+	previous := gitRun(t, work, "rev-parse", "HEAD")
+	gitRun(t, work, "rm", "-q", "-r", "gateway/services")
+	gitRun(t, work, "commit", "-q", "-m", "retire the services")
+	gitRun(t, work, "push", "-q", bare, "HEAD:main")
+	head := gitRun(t, work, "rev-parse", "HEAD")
+	withOverride := func(commit string) string {
+		dir := t.TempDir()
+		writeFile(t, dir, "token", testToken)
+		writeFile(t, dir, "reconciler.yaml", `targets:
+  - name: prod
+    source: {url: `+url+`, path: gateway}
+    gateway: {server: `+g.srv.URL+`, tokenFile: `+filepath.Join(dir, "token")+`}
+    sync: {prune: true, deletionGuardOverride: `+commit+`}
+`)
+		return filepath.Join(dir, "reconciler.yaml")
+	}
+	sync := func(cfg string) (result, int) {
+		before := len(g.em.Requests())
+		r := cli(t, g, nil, "sync", "--source", url, "--path", "gateway", "--config", cfg, "--target", "prod")
+		return r, countRequests(g.em.Requests()[before:]).deletes
+	}
+	if r, n := sync(withOverride(previous)); r.code != 1 || n != 0 || !strings.Contains(r.err, "not this one") {
+		t.Fatalf("the target's override of another commit: exit %d, %d deletes\n%s", r.code, n, r.err)
+	}
+	if r, n := sync(withOverride(head)); r.code != 0 || n != 13 || !strings.Contains(r.err, "lifted for commit "+head) {
+		t.Fatalf("the target's override of this commit: exit %d, %d deletes, want 13\n%s", r.code, n, r.err)
+	}
+}

@@ -43,13 +43,16 @@ Exit status: 0 when everything was applied, 1 when anything failed or a
 guard refused (each failure is listed).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.guardOverride = guardOverride
+			// resolveScope takes a --config target's override when the
+			// flag is not given (ParseConfig has checked its form).
 			if err := resolveScope(cmd.Flags(), &opts); err != nil {
 				return err
 			}
-			if guardOverride != "" && !commitHash.MatchString(guardOverride) {
-				return fmt.Errorf("--deletion-guard-override %q: want the full hash of the commit (40 or 64 hex digits)", guardOverride)
+			if opts.guardOverride != "" && !commitHash.MatchString(opts.guardOverride) {
+				return fmt.Errorf("--deletion-guard-override %q: want the full hash of the commit (40 or 64 hex digits)", opts.guardOverride)
 			}
-			opts.guardOverride = strings.ToLower(guardOverride)
+			opts.guardOverride = strings.ToLower(opts.guardOverride)
 			return runSync(cmd.Context(), opts, dryRun, std, env)
 		},
 	}
