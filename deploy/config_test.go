@@ -11,8 +11,8 @@ import (
 
 // The example configurations follow the daemon's file format (design §3):
 // targets with unique names, prune stated, secrets only by file, absolute
-// paths. (ParseConfig of internal/reconciler is the full check, once the
-// daemon lands.)
+// paths. The daemon's own parser reads every one of them too
+// (internal/reconciler's TestDeployExampleConfigsParse).
 func TestExampleConfigs(t *testing.T) {
 	for _, path := range []string{
 		"config/reconciler.yaml",

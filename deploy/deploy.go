@@ -19,6 +19,9 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	"sigs.k8s.io/yaml"
+
+	"github.com/gitops-gateway/reconciler/internal/metrics"
+	"github.com/gitops-gateway/reconciler/pkg/model"
 )
 
 //go:embed prometheus/alerts.yaml
@@ -344,6 +347,35 @@ func isIdentChar(c byte) bool { return isIdentStart(c) || c >= '0' && c <= '9' }
 // (with the Prometheus Operator's service discovery), so queries may use
 // them although the daemon does not export them.
 var ScrapeLabels = []string{"job", "instance", "namespace", "pod", "service", "endpoint", "container"}
+
+// ClosedSets are the label values the alerts and the dashboard may match
+// on, from internal/metrics and pkg/model: metric → label → values.
+func ClosedSets() map[string]map[string][]string {
+	var reasons, fetchReasons, kinds, changes []string
+	for _, r := range metrics.Reasons() {
+		reasons = append(reasons, string(r))
+	}
+	for _, r := range metrics.FetchReasons() {
+		fetchReasons = append(fetchReasons, string(r))
+	}
+	for _, k := range model.Kinds() {
+		kinds = append(kinds, string(k))
+	}
+	for _, c := range metrics.Changes() {
+		changes = append(changes, string(c))
+	}
+	results := []string{string(metrics.ResultSuccess), string(metrics.ResultFailure), string(metrics.ResultSkipped)}
+	return map[string]map[string][]string{
+		"reconciler_condition":               {"reason": reasons},
+		"reconciler_git_fetch_errors_total":  {"reason": fetchReasons},
+		"reconciler_deletes_blocked_total":   {"reason": metrics.DeletionGuardReasons()},
+		"reconciler_reconcile_total":         {"result": results},
+		"reconciler_apply_operations_total":  {"result": results, "kind": kinds},
+		"reconciler_drift_resources":         {"kind": kinds, "change": changes},
+		"reconciler_drift_detected_total":    {"kind": kinds},
+		"reconciler_conflict_flapping_total": {"kind": kinds},
+	}
+}
 
 // CheckMetrics checks every expression of the alerts and the dashboard
 // against the metric families mfs that the daemon exports: each metric

@@ -65,33 +65,8 @@ func exported(t *testing.T) []*dto.MetricFamily {
 	return mfs
 }
 
-// closedSets are the label values the alerts and the dashboard may match
-// on, from internal/metrics and pkg/model.
-func closedSets() map[string]map[string][]string {
-	var reasons, kinds, changes []string
-	for _, r := range metrics.Reasons() {
-		reasons = append(reasons, string(r))
-	}
-	for _, k := range model.Kinds() {
-		kinds = append(kinds, string(k))
-	}
-	for _, c := range metrics.Changes() {
-		changes = append(changes, string(c))
-	}
-	results := []string{string(metrics.ResultSuccess), string(metrics.ResultFailure), string(metrics.ResultSkipped)}
-	return map[string]map[string][]string{
-		"reconciler_condition":               {"reason": reasons},
-		"reconciler_git_fetch_errors_total":  {"reason": reasons},
-		"reconciler_reconcile_total":         {"result": results},
-		"reconciler_apply_operations_total":  {"result": results, "kind": kinds},
-		"reconciler_drift_resources":         {"kind": kinds, "change": changes},
-		"reconciler_drift_detected_total":    {"kind": kinds},
-		"reconciler_conflict_flapping_total": {"kind": kinds},
-	}
-}
-
 func TestQueriesUseExportedMetrics(t *testing.T) {
-	if err := CheckMetrics(exported(t), closedSets()); err != nil {
+	if err := CheckMetrics(exported(t), ClosedSets()); err != nil {
 		t.Errorf("the alerts and the dashboard use what the daemon does not export:\n%v", err)
 	}
 }
@@ -125,7 +100,7 @@ func TestDashboardShowsEveryMetric(t *testing.T) {
 // CheckMetrics must fail on what it is there to catch.
 func TestCheckMetricsFindsMistakes(t *testing.T) {
 	families := familyLabels(exported(t))
-	closed := closedSets()
+	closed := ClosedSets()
 	tests := []struct {
 		name, query, want string
 	}{

@@ -218,14 +218,41 @@ type targetCycle struct {
 }
 
 type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu     sync.Mutex
+	b      bytes.Buffer
+	notify chan struct{} // closed at the next write
 }
 
 func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.notify != nil {
+		close(l.notify)
+		l.notify = nil
+	}
 	return l.b.Write(p)
+}
+
+// waitFor waits until the buffer holds s; false when it did not within d.
+func (l *lockedBuffer) waitFor(s string, d time.Duration) bool {
+	deadline := time.After(d)
+	for {
+		l.mu.Lock()
+		if strings.Contains(l.b.String(), s) {
+			l.mu.Unlock()
+			return true
+		}
+		if l.notify == nil {
+			l.notify = make(chan struct{})
+		}
+		ch := l.notify
+		l.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline:
+			return false
+		}
+	}
 }
 
 func (l *lockedBuffer) String() string {
@@ -345,6 +372,13 @@ func (p *inProcess) status(t testing.TB) map[string]reconciler.Status {
 // webhook sends a GitHub-signed push to the daemon.
 func (p *inProcess) webhook(t testing.TB, target, secret string) int {
 	t.Helper()
+	code, _ := p.webhookBody(t, target, secret)
+	return code
+}
+
+// webhookBody sends a GitHub-signed push and returns the answer.
+func (p *inProcess) webhookBody(t testing.TB, target, secret string) (int, string) {
+	t.Helper()
 	body := []byte(`{"ref":"refs/heads/main"}`)
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write(body)
@@ -358,8 +392,9 @@ func (p *inProcess) webhook(t testing.TB, target, secret string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	return resp.StatusCode
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 func succeeded(c reconciler.Cycle) bool { return c.Result == reconciler.ResultSuccess }

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/gitops-gateway/reconciler/internal/reconciler"
+	"github.com/gitops-gateway/reconciler/internal/reconciler/clock"
 	"github.com/gitops-gateway/reconciler/pkg/api7/emulator"
 )
 
@@ -227,6 +230,10 @@ func TestRunOnceAndFlagErrors(t *testing.T) {
 		{"config and flags", []string{"--config", config, "--server", gw.srv.URL}, 1, "--server: with --config"},
 		{"bad mode", []string{"--source", dir, "--token-file", token, "--mode", "fix"}, 1, `mode "fix"`},
 		{"ref with a directory", []string{"--source", dir, "--ref", "main", "--token-file", token, "--once"}, 1, "local directory"},
+		{"git flags with a directory", []string{"--source", dir, "--token-file", token, "--once", "--git-token-file", token}, 1, "apply to Git sources"},
+		{"git settings with a directory", []string{"--config", tempFile(t, "d.yaml", "targets:\n  - name: a\n    source: {url: "+dir+", timeout: 5s}\n    gateway: {server: "+gw.srv.URL+", tokenFile: "+token+"}\n    sync: {prune: true}\n"), "--once"}, 1, "apply to Git sources"},
+		{"leader flags without --leader-elect", []string{"--source", dir, "--token-file", token, "--once", "--kubeconfig", token}, 1, "with --leader-elect only"},
+		{"history policy with a directory", []string{"--source", dir, "--token-file", token, "--once", "--allow-history-rewrite=false"}, 1, "has no history"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -327,6 +334,27 @@ func TestRunLeaderElect(t *testing.T) {
 	if st := p.status(t)["default"]; !st.Leader {
 		t.Error("status does not say leader")
 	}
+
+	// A second replica stands by: it reads and reports, is ready (a
+	// rolling update waits for it), says it does not lead, and answers a
+	// webhook saying so.
+	secret := tempFile(t, "webhook", "s3cret-webhook")
+	b := startInProcessWith(t, &daemonHooks{leases: leases.CoordinationV1()},
+		append(args, "--leader-elect", "--leader-elect-namespace", "gateways", "--leader-elect-identity", "replica-b",
+			"--webhook-secret-file", secret)...)
+	b.waitCycle(t, "default", func(c reconciler.Cycle) bool { return c.Read })
+	if code, body := b.get(t, "/readyz"); code != 200 {
+		t.Errorf("standby /readyz = %d %s", code, body)
+	}
+	if st := b.status(t)["default"]; st.Leader {
+		t.Error("the standby's status says it leads")
+	}
+	if code, body := b.webhookBody(t, "default", "s3cret-webhook"); code != 202 || !strings.Contains(body, `"leader":false`) {
+		t.Errorf("webhook on the standby: %d %s", code, body)
+	}
+	if err := b.stop(); err != nil {
+		t.Fatal(err)
+	}
 	if err := p.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -343,5 +371,179 @@ func TestRunLeaderElect(t *testing.T) {
 		if code != 1 || !strings.Contains(errb.String(), tt.want) {
 			t.Errorf("%v: exit %d, %s", tt.args[len(tt.args)-2:], code, errb.String())
 		}
+	}
+}
+
+// G3 and D1 through the flags, across restarts (each `run --once` is a new
+// process sharing --git-cache-dir): a refused force-push stays refused
+// after a restart until --accept-history-rewrite names its commit, and a
+// commit over the deletion budget is applied only with
+// --deletion-guard-override naming it.
+func TestRunAcknowledgementsBoundToCommits(t *testing.T) {
+	gw := startGateway(t)
+	repo := newDRepo(t)
+	repo.commit("first", map[string]string{"routes.yaml": shopRoutes(4, "v1")})
+	token := tempFile(t, "token", daemonToken)
+	cache := t.TempDir()
+	once := func(code int, want string, extra ...string) {
+		t.Helper()
+		args := append([]string{"run", "--log-level", "error", "--once", "--source", repo.fileURL(), "--ref", "main",
+			"--server", gw.srv.URL, "--token-file", token, "--git-cache-dir", cache,
+			"--allow-history-rewrite=false", "--max-deletes", "1"}, extra...)
+		var out, errb bytes.Buffer
+		if got := run(context.Background(), args, streams{in: strings.NewReader(""), out: &out, err: &errb}, noEnv); got != code {
+			t.Fatalf("%v: exit %d, want %d\n%s%s", extra, got, code, out.String(), errb.String())
+		}
+		if !strings.Contains(out.String()+errb.String(), want) {
+			t.Errorf("%v: output lacks %q:\n%s%s", extra, want, out.String(), errb.String())
+		}
+	}
+	once(0, "default: success")
+
+	gitCLI(t, repo.work, "checkout", "-q", "--orphan", "rewritten")
+	rewritten := repo.commit("unrelated history", map[string]string{"routes.yaml": shopRoutes(4, "rewritten")})
+	writes := len(gw.writeLog())
+	once(1, "HistoryRewritten")
+	once(1, "HistoryRewritten", "--accept-history-rewrite", strings.Repeat("0", 40))
+	if n := len(gw.writeLog()) - writes; n != 0 {
+		t.Fatalf("%d writes from a refused force-push", n)
+	}
+	once(0, "4 applied", "--accept-history-rewrite", rewritten)
+	once(0, "0 applied") // the new history is the last good one now
+
+	drop := repo.commit("drop three routes", map[string]string{"routes.yaml": shopRoutes(1, "rewritten")})
+	once(1, "DeletionGuardTripped")
+	once(1, "not this one", "--deletion-guard-override", rewritten)
+	once(0, "3 applied", "--deletion-guard-override", drop)
+
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--accept-history-rewrite", rewritten, "--allow-history-rewrite=true"}, "followed anyway"},
+		{[]string{"--deletion-guard-override", "abc"}, "full hash"},
+	} {
+		var out, errb bytes.Buffer
+		args := append([]string{"run", "--source", repo.fileURL(), "--server", gw.srv.URL, "--token-file", token, "--once"}, tt.args...)
+		if code := run(context.Background(), args, streams{in: strings.NewReader(""), out: &out, err: &errb}, noEnv); code != 1 || !strings.Contains(errb.String(), tt.want) {
+			t.Errorf("%v: exit %d, %s", tt.args, code, errb.String())
+		}
+	}
+}
+
+// The three things the quickstart prints to try work as printed: each
+// command line is run with sh. The hand edit shows as drift in /metrics
+// (the printed curl | grep) until the cycle after the correction, the Git
+// commit is applied by the next cycle, and the status page answers. A
+// fake clock decides when cycles run.
+func TestQuickstartCommandsWorkAsPrinted(t *testing.T) {
+	for _, bin := range []string{"sh", "curl", "sed", "grep", "git"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s is not installed (.ci/run installs it): the quickstart's commands need it", bin)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	cycles := make(chan reconciler.Cycle, 16)
+	hooks := &daemonHooks{listener: ln, clock: clk, onCycle: func(_ string, c reconciler.Cycle) { cycles <- c }}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runQuickstart(ctx, quickstartOptions{gatewayListen: "127.0.0.1:0", listen: "unused", interval: 10 * time.Second,
+			log: logOptions{Level: "error", Format: "json"}}, streams{out: &out, err: &out}, noEnv, hooks)
+	}()
+	next := func() reconciler.Cycle {
+		t.Helper()
+		select {
+		case c := <-cycles:
+			return c
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no cycle within 30s:\n%s", out.String())
+			return reconciler.Cycle{}
+		}
+	}
+	step := func() reconciler.Cycle {
+		t.Helper()
+		if !clk.BlockUntil(1, nil) {
+			t.Fatal("the loop never slept")
+		}
+		d, _ := clk.Next()
+		clk.Advance(d)
+		return next()
+	}
+	if c := next(); c.Result != reconciler.ResultSuccess {
+		t.Fatalf("first cycle: %+v\n%s", c, out.String())
+	}
+	lines := strings.Split(out.String(), "\n")
+	command := func(after string) string {
+		t.Helper()
+		for i, l := range lines {
+			if strings.Contains(l, after) && i+1 < len(lines) {
+				return strings.TrimSpace(lines[i+1])
+			}
+		}
+		t.Fatalf("no command after %q in:\n%s", after, out.String())
+		return ""
+	}
+	sh := func(cmdline string) (string, int) {
+		t.Helper()
+		cmd := exec.Command("sh", "-c", cmdline)
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+		b, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		switch {
+		case errors.As(err, &exit):
+			return string(b), exit.ExitCode()
+		case err != nil:
+			t.Fatalf("%s: %v", cmdline, err)
+		}
+		return string(b), 0
+	}
+	edit, watch := command("1. Change a route on the gateway by hand:"), command("to 1, then back to 0 one cycle later:")
+	commit := command("2. Change the configuration in Git")
+
+	if got, code := sh(edit); code != 0 || !strings.Contains(got, "edited by hand") {
+		t.Fatalf("%s: exit %d\n%s", edit, code, got)
+	}
+	if c := step(); c.Counts.Drift != 1 || c.Counts.Applied != 1 {
+		t.Errorf("cycle after the hand edit: %+v", c)
+	}
+	if got, code := sh(watch); code != 0 || !strings.Contains(got, `reconciler_drift_resources{change="update",kind="route",target="quickstart"} 1`) {
+		t.Errorf("%s: exit %d\n%s", watch, code, got)
+	}
+	if c := step(); c.Changes != 0 {
+		t.Errorf("cycle after the correction: %+v", c)
+	}
+	if got, code := sh(watch); code != 1 || got != "" {
+		t.Errorf("%s after the correction: exit %d\n%s", watch, code, got)
+	}
+	if got, code := sh(commit); code != 0 {
+		t.Fatalf("%s: exit %d\n%s", commit, code, got)
+	}
+	if c := step(); c.Counts.Pending != 1 || c.Counts.Applied != 1 || c.Result != reconciler.ResultSuccess {
+		t.Errorf("cycle after the commit: %+v", c)
+	}
+	page := "http://" + ln.Addr().String() + "/"
+	if !strings.Contains(out.String(), "Open the status page: "+page) {
+		t.Errorf("the status page is not printed as %s", page)
+	}
+	for _, u := range []string{page, page + "status"} {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("%s: %d", u, resp.StatusCode)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

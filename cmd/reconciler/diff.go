@@ -25,6 +25,9 @@ summary of counts) or markdown (for a pull-request comment).
 Exit status: 0 in sync, 2 when there are changes, 1 on error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := resolveScope(cmd.Flags(), &opts); err != nil {
+				return err
+			}
 			return runDiff(cmd.Context(), opts, output, std, env)
 		},
 	}
@@ -43,7 +46,7 @@ func runDiff(ctx context.Context, opts oneShotOptions, output string, std stream
 		return err
 	}
 	defer func() { _ = log.Sync() }() // stderr may not support Sync; nothing to do about it
-	c, err := newClient(opts.common, log, nil)
+	c, err := newClient(opts.common, log, adoptAll(opts))
 	if err != nil {
 		return err
 	}
@@ -53,6 +56,7 @@ func runDiff(ctx context.Context, opts oneShotOptions, output string, std stream
 	if err != nil {
 		return err
 	}
+	warnPlaintext(std.err, st.desired)
 	out, err := render(st.changes)
 	if err != nil {
 		return err
@@ -60,7 +64,7 @@ func runDiff(ctx context.Context, opts oneShotOptions, output string, std stream
 	if _, err := std.out.Write(out); err != nil {
 		return fmt.Errorf("write the diff: %w", err)
 	}
-	if w := conflictWarning(st.conflicts); w != "" {
+	if w := conflictWarning(st.conflicts, opts.adopt); w != "" {
 		fmt.Fprintln(std.err, w)
 	}
 	if !st.changes.Empty() {

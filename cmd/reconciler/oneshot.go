@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/gitops-gateway/reconciler/internal/reconciler"
 	"github.com/gitops-gateway/reconciler/pkg/api7"
 	"github.com/gitops-gateway/reconciler/pkg/apply"
 	"github.com/gitops-gateway/reconciler/pkg/diff"
@@ -29,23 +30,141 @@ type oneShotOptions struct {
 	// not declared: they carry no ownership label, so by default one that
 	// is not in the desired state is left alone.
 	pruneUnlabeled bool
+	// adopt takes over objects without our label whose ID a desired
+	// resource has, instead of refusing them (OwnershipConflict).
+	adopt bool
+	// ignore are field-level ignore rules, as kind:nameglob:/pointer,….
+	ignore []string
+	// config and target name a target of the daemon's configuration file
+	// whose sync settings (managedBy, prune and the delete guards, adopt,
+	// pruneUnlabeled, ignore) apply where no flag says otherwise.
+	config, target string
+
+	// rules are the parsed ignore rules: the flags' and the target's.
+	rules []diff.IgnoreRule
+	// guardOverride is sync's --deletion-guard-override: a full commit
+	// hash, lower case.
+	guardOverride string
 }
 
 // addDiffFlags registers what diff uses: the source, the gateway, the
-// ownership label, the scope of unlabelled kinds and logging. The delete
-// guards are sync's.
+// ownership label, the scope of unlabelled kinds, adoption, ignore rules,
+// the daemon's target and logging. The delete guards are sync's.
 func addDiffFlags(fs *pflag.FlagSet, o *oneShotOptions) {
 	addSourceFlags(fs, &o.common.source)
 	addGatewayFlags(fs, &o.common.gateway)
 	addManagedBy(fs, &o.common.sync)
-	addPruneUnlabeled(fs, o)
+	addScopeFlags(fs, o)
 	addLogFlags(fs, &o.common.log)
 }
 
-// addSyncOnlyFlags registers every common flag and the scope flag.
+// addSyncOnlyFlags registers every common flag and the scope flags.
 func addSyncOnlyFlags(fs *pflag.FlagSet, o *oneShotOptions) {
 	addCommonFlags(fs, &o.common)
+	addScopeFlags(fs, o)
+}
+
+// addScopeFlags registers what decides which objects and fields a one-shot
+// verb manages, as a daemon target's sync section does.
+func addScopeFlags(fs *pflag.FlagSet, o *oneShotOptions) {
 	addPruneUnlabeled(fs, o)
+	fs.BoolVar(&o.adopt, "adopt", false, "take over objects without our managed-by label whose ID a desired resource has, instead of refusing them (OwnershipConflict)")
+	fs.StringArrayVar(&o.ignore, "ignore", nil,
+		"never compare these fields: KIND:NAMEGLOB:/POINTER[,/POINTER…], an empty KIND or NAMEGLOB matching all, \"*\" a pointer segment matching any key or element (for example upstream:*:/nodes); repeatable")
+	fs.StringVar(&o.config, "config", "", "the daemon's configuration file: with --target, that target's sync settings (managedBy, prune and the delete guards, adopt, pruneUnlabeled, ignore) apply unless a flag is given")
+	fs.StringVar(&o.target, "target", "", "the target of --config whose sync settings apply")
+}
+
+// resolveScope reads the --config target's sync settings into o where no
+// flag (or RECONCILER_* variable) was given, parses the ignore rules and
+// checks them. It runs before anything is loaded or requested.
+func resolveScope(fs *pflag.FlagSet, o *oneShotOptions) error {
+	rules, err := parseIgnoreFlags(o.ignore)
+	if err != nil {
+		return err
+	}
+	switch {
+	case o.config == "" && o.target != "":
+		return errors.New("--target names a target of --config, which is not given")
+	case o.config != "" && o.target == "":
+		return errors.New("--config needs --target to say whose sync settings apply")
+	case o.config != "":
+		data, err := readConfigFile(o.config)
+		if err != nil {
+			return err
+		}
+		cfg, err := reconciler.ParseConfig(o.config, data)
+		if err != nil {
+			return err
+		}
+		var spec *reconciler.TargetSpec
+		names := make([]string, 0, len(cfg.Targets))
+		for i := range cfg.Targets {
+			names = append(names, cfg.Targets[i].Name)
+			if cfg.Targets[i].Name == o.target {
+				spec = &cfg.Targets[i]
+			}
+		}
+		if spec == nil {
+			return fmt.Errorf("--target %q: %s has no such target (it has %s)", o.target, o.config, strings.Join(names, ", "))
+		}
+		y := spec.Sync
+		unset := func(name string) bool { f := fs.Lookup(name); return f != nil && !f.Changed }
+		if unset("managed-by") {
+			o.common.sync.ManagedBy = y.ManagedBy
+		}
+		if unset("prune") && unset("no-prune") {
+			o.common.sync.Prune = *y.Prune
+		}
+		if unset("max-deletes") {
+			o.common.sync.MaxDeletes = *y.MaxDeletes
+		}
+		if unset("max-delete-percent") {
+			o.common.sync.MaxDeletePercent = *y.MaxDeletePercent
+		}
+		if unset("allow-empty") {
+			o.common.sync.AllowEmpty = y.AllowEmpty
+		}
+		if unset("adopt") {
+			o.adopt = y.Adopt
+		}
+		if unset("prune-unlabeled") {
+			o.pruneUnlabeled = y.PruneUnlabeled
+		}
+		if unset("deletion-guard-override") { // sync only: diff never deletes
+			o.guardOverride = y.DeletionGuardOverride
+		}
+		rules = append(rules, spec.IgnoreRules()...) // ParseConfig checked them
+	}
+	if _, err := diff.New(diff.Options{Ignore: rules}); err != nil {
+		return fmt.Errorf("--ignore: %w", err)
+	}
+	o.rules = rules
+	return nil
+}
+
+// parseIgnoreFlags parses --ignore values: KIND:NAMEGLOB:/POINTER[,…]. The
+// kind has no colon; the name glob runs to the next colon; the rest is a
+// comma-separated list of JSON pointers.
+func parseIgnoreFlags(values []string) ([]diff.IgnoreRule, error) {
+	var rules []diff.IgnoreRule
+	for _, v := range values {
+		kind, rest, ok1 := strings.Cut(v, ":")
+		name, paths, ok2 := strings.Cut(rest, ":")
+		if !ok1 || !ok2 || paths == "" {
+			return nil, fmt.Errorf("--ignore %q: want KIND:NAMEGLOB:/POINTER[,/POINTER…], for example upstream:*:/nodes", v)
+		}
+		rules = append(rules, diff.IgnoreRule{Kind: model.Kind(kind), Name: name, Paths: strings.Split(paths, ",")})
+	}
+	return rules, nil
+}
+
+// adoptAll is the client's adoption rule under --adopt.
+func adoptAll(o oneShotOptions) func(model.Key) bool {
+	if !o.adopt {
+		return nil
+	}
+	return func(model.Key) bool { return true }
 }
 
 func addManagedBy(fs *pflag.FlagSet, o *syncOptions) {
@@ -81,6 +200,10 @@ func newLogger(o logOptions, w io.Writer) (*zap.Logger, error) {
 // newClient builds the Admin API client from the gateway flags.
 func newClient(o commonOptions, log *zap.Logger, adopt func(model.Key) bool) (*api7.Client, error) {
 	g := o.gateway
+	if g.GatewayGroup != "" && g.GatewayGroup != api7.DefaultGroup && g.Backend == string(api7.BackendAPISIX) {
+		// Refused rather than ignored: APISIX has no gateway groups.
+		return nil, fmt.Errorf("--gateway-group %q applies to the api7ee backend; APISIX has no gateway groups", g.GatewayGroup)
+	}
 	cfg := api7.Config{
 		Backend:        api7.Backend(g.Backend),
 		Server:         g.Server,
@@ -134,7 +257,7 @@ func compute(ctx context.Context, o oneShotOptions, env lookupEnv, c *api7.Clien
 	if err != nil {
 		return state{}, err
 	}
-	differ, err := diff.New(diff.Options{Defaults: defaults})
+	differ, err := diff.New(diff.Options{Defaults: defaults, Ignore: o.rules})
 	if err != nil {
 		return state{}, err
 	}
@@ -177,6 +300,14 @@ func scope(want []model.Resource, inv model.Inventory, pruneUnlabeled bool) mode
 	return out
 }
 
+// warnPlaintext prints a warning for each secret written in plain text in
+// the desired state (never the value).
+func warnPlaintext(w io.Writer, d desired) {
+	for _, pw := range model.PlaintextSecrets(d.Resources) {
+		fmt.Fprintln(w, "warning:", pw)
+	}
+}
+
 // isTerminal reports whether w is a terminal, for colour. NO_COLOR turns
 // colour off everywhere.
 func isTerminal(w io.Writer, env lookupEnv) bool {
@@ -192,8 +323,8 @@ func isTerminal(w io.Writer, env lookupEnv) bool {
 }
 
 // conflictWarning says which desired resources collide with unowned
-// objects.
-func conflictWarning(keys []model.Key) string {
+// objects, and what sync does with them.
+func conflictWarning(keys []model.Key, adopt bool) string {
 	if len(keys) == 0 {
 		return ""
 	}
@@ -205,8 +336,12 @@ func conflictWarning(keys []model.Key) string {
 	if len(keys) > 5 {
 		more = fmt.Sprintf(" and %d more", len(keys)-5)
 	}
-	return fmt.Sprintf("warning: %d desired resources have the ID of an object not labelled managed-by for this target (%s%s): sync refuses them (OwnershipConflict)",
-		len(keys), strings.Join(names, ", "), more)
+	what := "sync refuses them (OwnershipConflict) unless --adopt"
+	if adopt {
+		what = "sync takes them over (--adopt)"
+	}
+	return fmt.Sprintf("warning: %d desired resources have the ID of an object not labelled managed-by for this target (%s%s): %s",
+		len(keys), strings.Join(names, ", "), more, what)
 }
 
 // validatingClient adapts the client's configs/validate to apply.Validator:

@@ -221,7 +221,7 @@ func planOf(t *rapid.T, ctx context.Context, g *gateway, src string) apply.Plan 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return apply.NewPlan(apply.Input{Changes: st.changes, Desired: len(st.desired.Resources), Live: st.live, ListingComplete: true}, policyOf(opts.common.sync))
+	return apply.NewPlan(apply.Input{Changes: st.changes, Desired: len(st.desired.Resources), Live: st.live, ListingComplete: true}, policyOf(opts))
 }
 
 func checkWrites(t *rapid.T, ws []write, unowned map[string]bool) {

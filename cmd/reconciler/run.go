@@ -62,6 +62,8 @@ type daemonOptions struct {
 	pruneUnlabeled      bool
 	adopt               bool
 	allowHistoryRewrite bool
+	acceptRewrite       string
+	guardOverride       string
 
 	leaderElect bool
 	leaderNS    string
@@ -77,7 +79,7 @@ var targetFlags = []string{
 	"git-ssh-allowed-signers-file", "backend", "server", "token-file", "token", "token-transport", "gateway-group",
 	"ca-cert", "client-cert", "client-key", "timeout", "concurrency", "managed-by", "prune", "no-prune",
 	"max-deletes", "max-delete-percent", "allow-empty", "name", "interval", "mode", "suspend", "prune-unlabeled",
-	"adopt", "allow-history-rewrite",
+	"adopt", "allow-history-rewrite", "accept-history-rewrite", "deletion-guard-override",
 }
 
 func addDaemonFlags(fs *pflag.FlagSet, o *daemonOptions) {
@@ -94,7 +96,9 @@ func addDaemonFlags(fs *pflag.FlagSet, o *daemonOptions) {
 	fs.BoolVar(&o.once, "once", false, "run one cycle of every target, print the summary and exit (1 when one failed)")
 	fs.BoolVar(&o.pruneUnlabeled, "prune-unlabeled", false, "also manage global rules and plugin metadata that are not declared, deleting them (they carry no ownership label)")
 	fs.BoolVar(&o.adopt, "adopt", false, "take over objects without our managed-by label whose ID a desired resource has")
-	fs.BoolVar(&o.allowHistoryRewrite, "allow-history-rewrite", true, "apply a commit that does not descend from the previous one (a force-push); false refuses it with HistoryRewritten")
+	fs.BoolVar(&o.allowHistoryRewrite, "allow-history-rewrite", true, "apply a commit that does not descend from the last good one (a force-push); false refuses it with HistoryRewritten until the branch is restored or the commit is accepted")
+	fs.StringVar(&o.acceptRewrite, "accept-history-rewrite", "", "with --allow-history-rewrite=false, the full hash of the one force-pushed commit to accept")
+	fs.StringVar(&o.guardOverride, "deletion-guard-override", "", "the full hash of the one commit whose plan may delete more than --max-deletes and --max-delete-percent allow; it expires once that commit is applied")
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "write only while holding the target's Kubernetes Lease (one per target), so that several replicas never write at once")
 	fs.StringVar(&o.leaderNS, "leader-elect-namespace", "", "namespace of the Leases (default: the pod's, from its service account)")
 	fs.StringVar(&o.leaderID, "leader-elect-identity", "", "this replica's name in the Leases (default: the host name, which is the pod's name)")
@@ -177,6 +181,7 @@ func targetSpecs(fs *pflag.FlagSet, o daemonOptions) ([]reconciler.TargetSpec, e
 			Interval: reconciler.Duration(o.interval), Mode: o.mode, Suspend: o.suspend, Prune: &prune,
 			MaxDeletes: &maxDeletes, MaxDeletePercent: &maxPercent, AllowEmpty: y.AllowEmpty, ManagedBy: y.ManagedBy,
 			Adopt: o.adopt, PruneUnlabeled: o.pruneUnlabeled, AllowHistoryRewrite: &o.allowHistoryRewrite,
+			AcceptHistoryRewrite: o.acceptRewrite, DeletionGuardOverride: o.guardOverride,
 		},
 	}
 	if errs := spec.Check(); len(errs) > 0 {
@@ -235,6 +240,9 @@ func runDaemon(ctx context.Context, o daemonOptions, specs []reconciler.TargetSp
 	}
 	defer rt.close(log)
 
+	if !o.leaderElect && (o.leaderNS != "" || o.leaderID != "" || o.kubeconfig != "") {
+		return errors.New("--leader-elect-namespace, --leader-elect-identity and --kubeconfig apply with --leader-elect only")
+	}
 	if o.once {
 		if o.leaderElect {
 			return errors.New("--once and --leader-elect: a single cycle does not campaign for the lease; run it without --leader-elect")
@@ -401,7 +409,7 @@ func buildTarget(o daemonOptions, spec reconciler.TargetSpec, env lookupEnv, dep
 			AllowEmpty: spec.Sync.AllowEmpty, Adopt: spec.Sync.Adopt,
 		},
 		Ignore: spec.IgnoreRules(), PruneUnlabeled: spec.Sync.PruneUnlabeled,
-		AllowHistoryRewrite: *spec.Sync.AllowHistoryRewrite, Concurrency: g.Concurrency, Env: env,
+		DeletionGuardOverride: spec.Sync.DeletionGuardOverride, Concurrency: g.Concurrency, Env: env,
 		TokenWatched: g.TokenFile != "", TLSVerifyDisabled: o.common.gateway.TLSSkipVerify,
 		Fencer: fencer,
 	}, deps)
@@ -419,6 +427,12 @@ func newSource(o daemonOptions, spec reconciler.TargetSpec, env lookupEnv, log *
 	if !git.IsGitURL(s.URL) {
 		if s.Ref != "" {
 			return nil, "", fmt.Errorf("source ref %q applies to Git sources; %s is a local directory", s.Ref, s.URL)
+		}
+		if s.Auth != (reconciler.SourceAuth{}) || s.Verify != (reconciler.VerifySpec{}) || s.CacheDir != "" || s.Timeout != 0 {
+			return nil, "", fmt.Errorf("source auth, verify, cacheDir and timeout (or their --git-* flags) apply to Git sources; %s is a local directory", s.URL)
+		}
+		if !*spec.Sync.AllowHistoryRewrite || spec.Sync.AcceptHistoryRewrite != "" {
+			return nil, "", fmt.Errorf("allowHistoryRewrite and acceptHistoryRewrite apply to Git sources; %s is a local directory, which has no history", s.URL)
 		}
 		ds, err := reconciler.NewDirSource(s.URL, s.Path)
 		if err != nil {
@@ -445,8 +459,12 @@ func newSource(o daemonOptions, spec reconciler.TargetSpec, env lookupEnv, log *
 			cacheDir = filepath.Join(base, "reconciler", "daemon", key)
 		}
 	}
+	history := git.HistoryFollow
+	if !*spec.Sync.AllowHistoryRewrite {
+		history = git.HistoryRefuse
+	}
 	gs, err := git.New(git.Options{
-		URL: s.URL, Ref: s.Ref, Path: s.Path,
+		URL: s.URL, Ref: s.Ref, Path: s.Path, History: history, AcceptRewrite: spec.Sync.AcceptHistoryRewrite,
 		Auth: git.Auth{
 			TokenFile: s.Auth.TokenFile, Username: s.Auth.Username, PasswordFile: s.Auth.PasswordFile,
 			SSHKeyFile: s.Auth.SSHKeyFile, SSHPassphraseFile: s.Auth.SSHPassphraseFile,
@@ -456,7 +474,7 @@ func newSource(o daemonOptions, spec reconciler.TargetSpec, env lookupEnv, log *
 		CacheDir: cacheDir,
 		Timeout:  time.Duration(s.Timeout),
 		Limits:   git.Limits{MaxFileSize: model.MaxFileSize, MaxTreeSize: model.MaxTreeSize},
-		Include:  configFile,
+		Include:  model.IsConfigFile,
 		Logger:   log,
 	})
 	if err != nil {

@@ -90,20 +90,14 @@ func loadDesired(ctx context.Context, opts sourceOptions, env lookupEnv) (desire
 func countConfigFiles(fsys fs.FS) (int, error) {
 	n := 0
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
+		switch {
+		case err != nil:
 			return err
-		}
-		if p != "." && strings.HasPrefix(d.Name(), ".") {
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		switch strings.ToLower(path.Ext(p)) {
-		case ".yaml", ".yml", ".json":
-			if !d.IsDir() {
-				n++
-			}
+		case p == ".":
+		case d.IsDir() && strings.HasPrefix(d.Name(), "."):
+			return fs.SkipDir
+		case !d.IsDir() && model.IsConfigFile(p):
+			n++
 		}
 		return nil
 	})

@@ -5,9 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"path"
 	"path/filepath"
-	"strings"
 
 	"github.com/gitops-gateway/reconciler/pkg/git"
 	"github.com/gitops-gateway/reconciler/pkg/model"
@@ -75,24 +73,8 @@ func gitOptions(opts sourceOptions, env lookupEnv) (git.Options, error) {
 			SSHAllowedSignersFile: opts.GitSSHSignersFile,
 		},
 		CacheDir: cache,
-		Include:  configFile,
+		Include:  model.IsConfigFile, // read and count exactly what model.Load reads
 	}, nil
-}
-
-// configFile is the model loader's rule for the files it reads: *.yaml,
-// *.yml and *.json, outside names that start with ".". The Git source reads
-// (and counts against the size limits) only those.
-func configFile(rel string) bool {
-	for _, part := range strings.Split(rel, "/") {
-		if strings.HasPrefix(part, ".") {
-			return false
-		}
-	}
-	switch strings.ToLower(path.Ext(rel)) {
-	case ".yaml", ".yml", ".json":
-		return true
-	}
-	return false
 }
 
 // userCacheDir is $XDG_CACHE_HOME, or ~/.cache; empty when neither is

@@ -190,12 +190,12 @@ func TestGitOptions(t *testing.T) {
 	if cacheKey(https) == cacheKey(other) {
 		t.Error("two refs share a cache directory")
 	}
-	for p, want := range map[string]bool{
-		"adc.yaml": true, "a/b.YML": true, "x.json": true, "README.md": false,
-		".hidden.yaml": false, ".github/x.yaml": false, "a/.b/c.yaml": false, "logo.png": false,
-	} {
-		if configFile(p) != want {
-			t.Errorf("configFile(%q) = %v", p, !want)
+	// The Git source reads what the model loads (model.IsConfigFile, tested
+	// there against Load itself).
+	o, _ = gitOptions(https, env(nil))
+	for p, want := range map[string]bool{"a/b.YML": true, "a/.b/c.yaml": false, "README.md": false} {
+		if o.Include == nil || o.Include(p) != want {
+			t.Errorf("Include(%q) != %v", p, want)
 		}
 	}
 }
@@ -222,4 +222,104 @@ func gitHTTPS(t *testing.T, root, token string) *httptest.Server {
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// TestDeletionGuardOverride (reliability row D1's override, as the
+// daemon's): a commit that deletes over the guards is refused;
+// --deletion-guard-override lifts them for that commit only — naming
+// another commit it deletes nothing — never lifts allow-empty, and a
+// directory, which has no commit, refuses it.
+func TestDeletionGuardOverride(t *testing.T) {
+	bare, work := gitExamples(t)
+	g := newGateway(t)
+	url := "file://" + bare
+	if r := cli(t, g, nil, "sync", "--source", url, "--path", "gateway"); r.code != 0 {
+		t.Fatalf("sync: exit %d\n%s", r.code, r.err)
+	}
+	previous := gitRun(t, work, "rev-parse", "HEAD")
+	gitRun(t, work, "rm", "-q", "-r", "gateway/services")
+	gitRun(t, work, "commit", "-q", "-m", "retire the services")
+	gitRun(t, work, "push", "-q", bare, "HEAD:main")
+	head := gitRun(t, work, "rev-parse", "HEAD")
+
+	deletes := func(args ...string) (result, int) {
+		before := len(g.em.Requests())
+		r := cli(t, g, nil, append([]string{"sync", "--source", url, "--path", "gateway"}, args...)...)
+		return r, countRequests(g.em.Requests()[before:]).deletes
+	}
+	if r, n := deletes(); r.code != 1 || n != 0 || !strings.Contains(r.err, "MaxDeletePercent") {
+		t.Fatalf("without the override: exit %d, %d deletes\n%s", r.code, n, r.err)
+	}
+	if r, n := deletes("--deletion-guard-override", previous); r.code != 1 || n != 0 || !strings.Contains(r.err, "not this one, and the delete guards apply") {
+		t.Fatalf("the override of another commit: exit %d, %d deletes\n%s", r.code, n, r.err)
+	}
+	// 3 services (each with its upstream, on APISIX), 6 routes, 1 extra upstream.
+	if r, n := deletes("--deletion-guard-override", strings.ToUpper(head)); r.code != 0 || n != 13 || !strings.Contains(r.err, "lifted for commit "+head) {
+		t.Fatalf("the override of this commit: exit %d, %d deletes, want 13\n%s", r.code, n, r.err)
+	}
+	// An empty desired state stays guarded by allow-empty.
+	gitRun(t, work, "rm", "-q", "-r", "gateway")
+	writeFile(t, work, "gateway/empty.yaml", "services: []\n")
+	gitRun(t, work, "add", "-A")
+	gitRun(t, work, "commit", "-q", "-m", "empty")
+	gitRun(t, work, "push", "-q", bare, "HEAD:main")
+	empty := gitRun(t, work, "rev-parse", "HEAD")
+	if r, n := deletes("--deletion-guard-override", empty); r.code != 1 || n != 0 || !strings.Contains(r.err, "EmptyDesired") {
+		t.Fatalf("the override of an empty commit: exit %d, %d deletes\n%s", r.code, n, r.err)
+	}
+
+	dir := t.TempDir()
+	writeFile(t, dir, "x.yaml", "services: []\n")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--source", dir, "--deletion-guard-override", head}, "applies to Git sources"},
+		{[]string{"--source", url, "--path", "gateway", "--deletion-guard-override", head[:12]}, "want the full hash"},
+	} {
+		before := g.nonGET()
+		r := cli(t, g, nil, append([]string{"sync"}, tc.args...)...)
+		if r.code != 1 || !strings.Contains(r.err, tc.want) || g.nonGET() != before {
+			t.Errorf("sync %v: exit %d, %d writes\n%s", tc.args, r.code, g.nonGET()-before, r.err)
+		}
+	}
+}
+
+// TestDeletionGuardOverrideFromConfig: sync --config/--target takes the
+// target's sync.deletionGuardOverride when the flag is not given, with the
+// flag's meaning: that commit's plan may delete past the guards.
+func TestDeletionGuardOverrideFromConfig(t *testing.T) {
+	bare, work := gitExamples(t)
+	g := newGateway(t)
+	url := "file://" + bare
+	if r := cli(t, g, nil, "sync", "--source", url, "--path", "gateway"); r.code != 0 {
+		t.Fatalf("sync: exit %d\n%s", r.code, r.err)
+	}
+	previous := gitRun(t, work, "rev-parse", "HEAD")
+	gitRun(t, work, "rm", "-q", "-r", "gateway/services")
+	gitRun(t, work, "commit", "-q", "-m", "retire the services")
+	gitRun(t, work, "push", "-q", bare, "HEAD:main")
+	head := gitRun(t, work, "rev-parse", "HEAD")
+	withOverride := func(commit string) string {
+		dir := t.TempDir()
+		writeFile(t, dir, "token", testToken)
+		writeFile(t, dir, "reconciler.yaml", `targets:
+  - name: prod
+    source: {url: `+url+`, path: gateway}
+    gateway: {server: `+g.srv.URL+`, tokenFile: `+filepath.Join(dir, "token")+`}
+    sync: {prune: true, deletionGuardOverride: `+commit+`}
+`)
+		return filepath.Join(dir, "reconciler.yaml")
+	}
+	sync := func(cfg string) (result, int) {
+		before := len(g.em.Requests())
+		r := cli(t, g, nil, "sync", "--source", url, "--path", "gateway", "--config", cfg, "--target", "prod")
+		return r, countRequests(g.em.Requests()[before:]).deletes
+	}
+	if r, n := sync(withOverride(previous)); r.code != 1 || n != 0 || !strings.Contains(r.err, "not this one") {
+		t.Fatalf("the target's override of another commit: exit %d, %d deletes\n%s", r.code, n, r.err)
+	}
+	if r, n := sync(withOverride(head)); r.code != 0 || n != 13 || !strings.Contains(r.err, "lifted for commit "+head) {
+		t.Fatalf("the target's override of this commit: exit %d, %d deletes, want 13\n%s", r.code, n, r.err)
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,6 +19,7 @@ import (
 func newSyncCmd(std streams, env lookupEnv) *cobra.Command {
 	var opts oneShotOptions
 	var dryRun bool
+	var guardOverride string
 	cmd := &cobra.Command{
 		Use:   "sync",
 		Short: "Apply the desired state to the gateway",
@@ -29,6 +32,10 @@ Guards checked before the first write: --no-prune holds every delete back;
 more deletes than --max-deletes or --max-delete-percent of the owned objects,
 or an empty desired state without --allow-empty, deletes nothing; a desired
 ID held by an object without our label is refused (OwnershipConflict).
+--deletion-guard-override COMMIT lifts --max-deletes and --max-delete-percent
+(never --allow-empty) for that one commit of a Git source, as the daemon's
+setting of the same name: at any other commit (a later push) the override does
+not apply.
 
 --dry-run prints the changes and the plan and sends no write.
 
@@ -36,20 +43,34 @@ Exit status: 0 when everything was applied, 1 when anything failed or a
 guard refused (each failure is listed).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.guardOverride = guardOverride
+			// resolveScope takes a --config target's override when the
+			// flag is not given (ParseConfig has checked its form).
+			if err := resolveScope(cmd.Flags(), &opts); err != nil {
+				return err
+			}
+			if opts.guardOverride != "" && !commitHash.MatchString(opts.guardOverride) {
+				return fmt.Errorf("--deletion-guard-override %q: want the full hash of the commit (40 or 64 hex digits)", opts.guardOverride)
+			}
+			opts.guardOverride = strings.ToLower(opts.guardOverride)
 			return runSync(cmd.Context(), opts, dryRun, std, env)
 		},
 	}
 	addSyncOnlyFlags(cmd.Flags(), &opts)
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the changes and the plan; send no write")
+	cmd.Flags().StringVar(&guardOverride, "deletion-guard-override", "",
+		"the full hash of the one commit of a Git source whose deletes may exceed --max-deletes and --max-delete-percent (never --allow-empty); at any other commit the guards apply")
 	return cmd
 }
 
-func policyOf(o syncOptions) apply.Policy {
+func policyOf(o oneShotOptions) apply.Policy {
+	y := o.common.sync
 	return apply.Policy{
-		Prune:            o.Prune,
-		MaxDeletes:       o.MaxDeletes,
-		MaxDeletePercent: o.MaxDeletePercent,
-		AllowEmpty:       o.AllowEmpty,
+		Prune:            y.Prune,
+		MaxDeletes:       y.MaxDeletes,
+		MaxDeletePercent: y.MaxDeletePercent,
+		AllowEmpty:       y.AllowEmpty,
+		Adopt:            o.adopt,
 	}
 }
 
@@ -59,7 +80,7 @@ func runSync(ctx context.Context, opts oneShotOptions, dryRun bool, std streams,
 		return err
 	}
 	defer func() { _ = log.Sync() }() // stderr may not support Sync; nothing to do about it
-	c, err := newClient(opts.common, log, nil)
+	c, err := newClient(opts.common, log, adoptAll(opts))
 	if err != nil {
 		return err
 	}
@@ -69,12 +90,27 @@ func runSync(ctx context.Context, opts oneShotOptions, dryRun bool, std streams,
 	if err != nil {
 		return err
 	}
+	warnPlaintext(std.err, st.desired)
+	policy := policyOf(opts)
+	if opts.guardOverride != "" {
+		commit := commitOf(st.desired.Revision)
+		switch {
+		case commit == "":
+			return fmt.Errorf("--deletion-guard-override applies to Git sources: %s has no commit to bind the override to", st.desired.Description)
+		case commit == opts.guardOverride:
+			fmt.Fprintf(std.err, "max-deletes and max-delete-percent are lifted for commit %s (--deletion-guard-override)\n", commit)
+			policy.MaxDeletes, policy.MaxDeletePercent = -1, 100
+		default:
+			fmt.Fprintf(std.err, "warning: --deletion-guard-override %s names another commit than the source's %s: not this one, and the delete guards apply\n",
+				opts.guardOverride, commit)
+		}
+	}
 	plan := apply.NewPlan(apply.Input{
 		Changes:         st.changes,
 		Desired:         len(st.desired.Resources),
 		Live:            st.live,
 		ListingComplete: true, // List returns a complete inventory or an error
-	}, policyOf(opts.common.sync))
+	}, policy)
 
 	if dryRun {
 		out := diff.Text(st.changes, diff.TextOptions{Color: isTerminal(std.out, env)})
@@ -110,6 +146,23 @@ func runSync(ctx context.Context, opts oneShotOptions, dryRun bool, std streams,
 			st.desired.Description, res.Counts.Failed, res.Counts.Skipped)}
 	}
 	return nil
+}
+
+// commitHash is what --deletion-guard-override takes: a full SHA-1 or
+// SHA-256 commit hash.
+var commitHash = regexp.MustCompile(`^([0-9a-fA-F]{40}|[0-9a-fA-F]{64})$`)
+
+// commitOf returns the commit hash of a Git revision (main@sha1:<hash>),
+// or "" for a directory.
+func commitOf(revision string) string {
+	_, hash, ok := strings.Cut(revision, "@sha1:")
+	if !ok {
+		_, hash, ok = strings.Cut(revision, "@sha256:")
+	}
+	if !ok {
+		return ""
+	}
+	return hash
 }
 
 func failingRefusals(rs []*apply.RefusalError) error {

@@ -20,8 +20,11 @@ func newValidateCmd(std streams, env lookupEnv) *cobra.Command {
 request: every *.yaml, *.yml and *.json file under each directory (names
 starting with "." are skipped) and every file named, together.
 
-Exit status 0 prints one line counting the resources per kind; exit status 1
-prints every problem, one per line, as file:line: resource: message.
+Exit status 0 prints one line counting the resources per kind, and on
+stderr a warning for each secret written in plain text (a private key, an
+auth plugin's key or password that is not ${VAR}, $env:// or $secret://);
+exit status 1 prints every problem, one per line, as
+file:line: resource: message.
 ${VAR} references are substituted from the environment.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -51,6 +54,11 @@ func validate(std streams, env lookupEnv, args []string) error {
 	}
 	if err != nil {
 		return err
+	}
+	cwd, _ := os.Getwd()
+	for _, w := range model.PlaintextSecrets(resources) {
+		w.File = displayPath(cwd, filepath.Join(root, filepath.FromSlash(w.File)))
+		fmt.Fprintln(std.err, "warning:", w)
 	}
 	fmt.Fprintln(std.out, summary(resources))
 	return nil

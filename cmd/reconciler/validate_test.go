@@ -28,6 +28,28 @@ func TestValidateExamples(t *testing.T) {
 	if out != want {
 		t.Errorf("stdout = %q, want %q", out, want)
 	}
+	if errOut != "" {
+		t.Errorf("the examples draw warnings (they keep every secret out of the files):\n%s", errOut)
+	}
+}
+
+// TestValidateWarnsOfPlaintextSecrets (reliability row B5): a secret
+// written in plain text is valid but draws a warning naming the file, line,
+// resource and field, never the value.
+func TestValidateWarnsOfPlaintextSecrets(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "consumers.yaml"), []byte("consumers:\n  - username: shop\n    credentials:\n      - name: main\n        type: key-auth\n        config: {key: CANARY-plain-key}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	code, out, errOut := runValidate(t, nil, ".")
+	if code != 0 || out != "valid: 1 consumer, 1 credential\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	want := "warning: consumers.yaml:4: consumer_credential \"shop/main\": config.key is a secret written in plain text: use ${VAR}, $env:// or $secret:// so that it stays out of Git\n"
+	if errOut != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", errOut, want)
+	}
 }
 
 func TestValidateMistakes(t *testing.T) {

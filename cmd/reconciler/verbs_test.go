@@ -103,6 +103,7 @@ func TestDiffExitCodesAndFormats(t *testing.T) {
 		{"missing source", shopKey, []string{"--source", filepath.Join(src, "nope")}, "no such file or directory"},
 		{"empty source", shopKey, []string{"--source", t.TempDir()}, "no *.yaml"},
 		{"git source", shopKey, []string{"--source", "https://user:pw@git.example.com/x.git"}, "https://***@git.example.com/x.git"},
+		{"gateway group with APISIX", shopKey, []string{"--gateway-group", "prod"}, "--gateway-group \"prod\" applies to the api7ee backend"},
 	}
 	for _, tc := range errorCases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -286,5 +287,42 @@ func TestRenameCredential(t *testing.T) {
 	}
 	if r := cli(t, g, shopKey, "diff", "--source", renamed); r.code != 0 {
 		t.Errorf("diff after the rename: exit %d\n%s", r.code, r.stdout)
+	}
+}
+
+// TestEncryptedSourceRefused (reliability row B5 for the one-shot verbs):
+// a file with SOPS ciphertext is refused by the loader, so diff and sync
+// exit 1 naming it, and not a single request reaches the gateway.
+func TestEncryptedSourceRefused(t *testing.T) {
+	g := newGateway(t)
+	src := ordersDir(t, ordersYAML)
+	writeFile(t, src, "secrets/shop.yaml", "consumers:\n  - username: vault\n    credentials:\n      - name: main\n        type: key-auth\n        config:\n          key: ENC[AES256_GCM,data:c2VjcmV0,iv:aXY=,tag:dGFn,type:str]\n")
+	for _, verb := range [][]string{{"diff"}, {"sync"}, {"sync", "--dry-run"}} {
+		r := cli(t, g, shopKey, append(verb, "--source", src)...)
+		if r.code != 1 || !strings.Contains(r.err, "secrets/shop.yaml:7") || !strings.Contains(r.err, "SOPS") {
+			t.Errorf("%v: exit %d, want 1 naming secrets/shop.yaml:7 and SOPS\n%s", verb, r.code, r.err)
+		}
+		if strings.Contains(r.err+r.stdout, "c2VjcmV0") {
+			t.Errorf("%v shows the ciphertext", verb)
+		}
+	}
+	if n := len(g.em.Requests()); n != 0 {
+		t.Errorf("%d requests reached the gateway", n)
+	}
+}
+
+// TestPlaintextSecretWarned (reliability row B5): diff and sync warn of a
+// secret written in plain text in the files, without showing it.
+func TestPlaintextSecretWarned(t *testing.T) {
+	g := newGateway(t)
+	src := ordersDir(t, strings.Replace(ordersYAML, "${SHOP_KEY}", "CANARY-plain-0815", 1))
+	for _, verb := range []string{"diff", "sync"} {
+		r := cli(t, g, nil, verb, "--source", src)
+		if !strings.Contains(r.err, `warning: orders.yaml:19: consumer_credential "shop/main": config.key is a secret written in plain text`) {
+			t.Errorf("%s does not warn:\n%s", verb, r.err)
+		}
+		if strings.Contains(r.err+r.stdout, "CANARY") {
+			t.Errorf("%s shows the secret", verb)
+		}
 	}
 }

@@ -50,6 +50,21 @@ func Reasons() []Reason {
 	}
 }
 
+// FetchReasons are the reasons a fetch of the desired state fails with:
+// the reason label values of reconciler_git_fetch_errors_total.
+func FetchReasons() []Reason {
+	return []Reason{
+		ReasonFetchFailed, ReasonGitAuthenticationFailed, ReasonVerificationFailed, ReasonHistoryRewritten,
+		ReasonValidationFailed, ReasonInputTooLarge, ReasonGitTimeout,
+	}
+}
+
+// DeletionGuardReasons are the deletion guards of pkg/apply (its Reason
+// values): the reason label values of reconciler_deletes_blocked_total.
+func DeletionGuardReasons() []string {
+	return []string{"MaxDeletes", "MaxDeletePercent", "EmptyDesired"}
+}
+
 // Change is the kind of difference a drifted resource shows.
 type Change string
 
@@ -213,13 +228,22 @@ func New(reg prometheus.Registerer, build Build) *Metrics {
 }
 
 // InitTarget exports every series of a target at its starting value, so
-// that dashboards and alerts see zeros rather than absent series.
+// that dashboards and alerts see zeros rather than absent series. Counters
+// an alert watches with increase() start at 0: a series born at 1 has no
+// earlier sample, and its first event would not count.
 func (m *Metrics) InitTarget(target string, tlsVerifyDisabled bool) {
 	for _, k := range model.Kinds() {
 		for _, c := range Changes() {
 			m.driftResources.WithLabelValues(target, string(k), string(c)).Set(0)
 		}
 		m.driftDetected.WithLabelValues(target, string(k))
+		m.conflictFlapping.WithLabelValues(target, string(k))
+	}
+	for _, r := range DeletionGuardReasons() {
+		m.deletesBlocked.WithLabelValues(target, r)
+	}
+	for _, r := range FetchReasons() {
+		m.gitFetchErrors.WithLabelValues(target, string(r))
 	}
 	for _, r := range Reasons() {
 		m.condition.WithLabelValues(target, string(r)).Set(0)

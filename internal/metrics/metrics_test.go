@@ -50,6 +50,23 @@ func TestLint(t *testing.T) {
 	}
 }
 
+// The counters the alerts watch with increase() exist at 0 from the start,
+// so that their first increment is an increase.
+func TestInitTargetStartsCountersAtZero(t *testing.T) {
+	_, reg := newTest(t)
+	for name, want := range map[string]int{
+		"reconciler_conflict_flapping_total":     len(model.Kinds()),
+		"reconciler_deletes_blocked_total":       len(DeletionGuardReasons()),
+		"reconciler_git_fetch_errors_total":      len(FetchReasons()),
+		"reconciler_drift_detected_total":        len(model.Kinds()),
+		"reconciler_git_history_rewritten_total": 1,
+	} {
+		if n, err := testutil.GatherAndCount(reg, name); err != nil || n != want {
+			t.Errorf("%s: %d series at start (%v), want %d", name, n, err, want)
+		}
+	}
+}
+
 func TestDriftAndInSync(t *testing.T) {
 	m, _ := newTest(t)
 	m.SetDrift("prod", map[model.Kind]map[Change]int{model.KindRoute: {ChangeUpdate: 50}, model.KindService: {ChangeCreate: 1}})

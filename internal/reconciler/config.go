@@ -89,15 +89,23 @@ type SyncSpec struct {
 	Suspend  bool     `yaml:"suspend"`
 	// Prune must be stated: a target never deletes by default or by
 	// accident.
-	Prune               *bool        `yaml:"prune"`
-	MaxDeletes          *int         `yaml:"maxDeletes"`
-	MaxDeletePercent    *float64     `yaml:"maxDeletePercent"`
-	AllowEmpty          bool         `yaml:"allowEmpty"`
-	ManagedBy           string       `yaml:"managedBy"`
-	Adopt               bool         `yaml:"adopt"`
-	PruneUnlabeled      bool         `yaml:"pruneUnlabeled"`
-	AllowHistoryRewrite *bool        `yaml:"allowHistoryRewrite"`
-	Ignore              []IgnoreSpec `yaml:"ignore"`
+	Prune               *bool    `yaml:"prune"`
+	MaxDeletes          *int     `yaml:"maxDeletes"`
+	MaxDeletePercent    *float64 `yaml:"maxDeletePercent"`
+	AllowEmpty          bool     `yaml:"allowEmpty"`
+	ManagedBy           string   `yaml:"managedBy"`
+	Adopt               bool     `yaml:"adopt"`
+	PruneUnlabeled      bool     `yaml:"pruneUnlabeled"`
+	AllowHistoryRewrite *bool    `yaml:"allowHistoryRewrite"`
+	// AcceptHistoryRewrite, with allowHistoryRewrite false, is the full
+	// hash of the one commit that may replace the last good commit
+	// without descending from it: the acknowledgement of one force-push.
+	AcceptHistoryRewrite string `yaml:"acceptHistoryRewrite"`
+	// DeletionGuardOverride is the full hash of the one commit whose plan
+	// may delete more than maxDeletes and maxDeletePercent allow; it
+	// expires once that commit is applied.
+	DeletionGuardOverride string       `yaml:"deletionGuardOverride"`
+	Ignore                []IgnoreSpec `yaml:"ignore"`
 }
 
 // IgnoreSpec is a field-level ignore rule (diff.IgnoreRule).
@@ -264,6 +272,17 @@ func (t *TargetSpec) Check() []error {
 	if t.Sync.AllowHistoryRewrite == nil {
 		v := true
 		t.Sync.AllowHistoryRewrite = &v
+	}
+	if a := t.Sync.AcceptHistoryRewrite; a != "" {
+		switch {
+		case *t.Sync.AllowHistoryRewrite:
+			errs = append(errs, errors.New("sync.acceptHistoryRewrite: accepts one rewrite when allowHistoryRewrite is false; rewritten history is followed anyway"))
+		case len(a) != 40 || !isHash(a):
+			errs = append(errs, fmt.Errorf("sync.acceptHistoryRewrite %q: want the full 40-digit hash of the commit", a))
+		}
+	}
+	if o := t.Sync.DeletionGuardOverride; o != "" && !isHash(o) {
+		errs = append(errs, fmt.Errorf("sync.deletionGuardOverride %q: want the full hash of the commit (40 or 64 hex digits)", o))
 	}
 	if _, err := diff.New(diff.Options{Ignore: t.IgnoreRules()}); err != nil {
 		errs = append(errs, fmt.Errorf("sync.ignore: %w", err))

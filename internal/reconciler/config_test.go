@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gitops-gateway/reconciler/internal/metrics"
+	"github.com/gitops-gateway/reconciler/pkg/apply"
 )
 
 const goodConfig = `targets:
@@ -30,6 +33,9 @@ const goodConfig = `targets:
       maxDeletes: 20
       maxDeletePercent: 10
       managedBy: reconciler
+      allowHistoryRewrite: false
+      acceptHistoryRewrite: bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
+      deletionGuardOverride: cccccccccccccccccccccccccccccccccccccccc
       ignore:
         - kind: upstream
           name: "*"
@@ -59,9 +65,12 @@ func TestParseConfig(t *testing.T) {
 	if d := cmp.Diff([]IgnoreSpec{{Kind: "upstream", Name: "*", Paths: []string{"/nodes"}}}, p.Sync.Ignore); d != "" {
 		t.Errorf("ignore (-want +got):\n%s", d)
 	}
+	if p.Sync.AcceptHistoryRewrite != strings.Repeat("b", 40) || *p.Sync.AllowHistoryRewrite || p.Sync.DeletionGuardOverride != strings.Repeat("c", 40) {
+		t.Errorf("history and override settings = %+v", p.Sync)
+	}
 	s := cfg.Targets[1]
 	// Defaults.
-	if s.Line != 28 || s.Gateway.Backend != "apisix" || time.Duration(s.Sync.Interval) != time.Minute || s.Sync.Mode != "apply" ||
+	if s.Line != 31 || s.Gateway.Backend != "apisix" || time.Duration(s.Sync.Interval) != time.Minute || s.Sync.Mode != "apply" ||
 		*s.Sync.Prune || *s.Sync.MaxDeletes != 50 || *s.Sync.MaxDeletePercent != 25 || s.Sync.ManagedBy != "reconciler" ||
 		!*s.Sync.AllowHistoryRewrite {
 		t.Errorf("defaults = %+v", s)
@@ -90,6 +99,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad ignore rule", strings.Replace(base, "prune: true", "prune: true, ignore: [{kind: route}]", 1), []string{"sync.ignore", "no paths"}},
 		{"duplicate names", base + "  - name: a\n    source: {url: ./y}\n    gateway: {server: http://i, tokenFile: /t}\n    sync: {prune: true}\n", []string{"daemon.yaml:6", "also used at line 2"}},
 		{"two targets on one gateway", base + "  - name: b\n    source: {url: ./y}\n    gateway: {server: http://h, tokenFile: /t}\n    sync: {prune: true}\n", []string{`same managedBy as target "a"`}},
+		{"acceptance while following rewrites", strings.Replace(base, "prune: true", "prune: true, acceptHistoryRewrite: "+strings.Repeat("a", 40), 1), []string{"sync.acceptHistoryRewrite", "followed anyway"}},
+		{"acceptance of a short hash", strings.Replace(base, "prune: true", "prune: true, allowHistoryRewrite: false, acceptHistoryRewrite: abc1234", 1), []string{"full 40-digit hash"}},
+		{"override of a short hash", strings.Replace(base, "prune: true", "prune: true, deletionGuardOverride: abc1234", 1), []string{"sync.deletionGuardOverride", "full hash"}},
 		{"not yaml", "targets: [", []string{"daemon.yaml"}},
 		{"too large", strings.Repeat("#", MaxConfigSize+1), []string{"larger than"}},
 	}
@@ -132,4 +144,19 @@ func FuzzParseConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+// reconciler_deletes_blocked_total is exported at 0 for the deletion
+// guards of pkg/apply: the two lists agree.
+func TestDeletionGuardReasonsMatchApply(t *testing.T) {
+	var guards []string
+	for _, r := range []apply.Reason{apply.ReasonPruneDisabled, apply.ReasonMaxDeletes, apply.ReasonMaxDeletePercent,
+		apply.ReasonEmptyDesired, apply.ReasonIncompleteListing, apply.ReasonOwnershipConflict} {
+		if errors.Is(&apply.RefusalError{Reason: r}, apply.ErrDeletionGuard) {
+			guards = append(guards, string(r))
+		}
+	}
+	if d := cmp.Diff(guards, metrics.DeletionGuardReasons()); d != "" {
+		t.Errorf("deletion guards (-apply +metrics):\n%s", d)
+	}
 }

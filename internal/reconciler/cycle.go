@@ -39,6 +39,8 @@ type pass struct {
 	written map[model.Key]bool
 	flapped map[model.Key]bool
 	leader  bool
+	// overridden: the deletion guard's budget was lifted for this cycle.
+	overridden bool
 }
 
 func (t *Target) cycle(stop, work context.Context, trig Trigger) Cycle {
@@ -56,8 +58,8 @@ func (t *Target) cycle(stop, work context.Context, trig Trigger) Cycle {
 		leader:  true,
 	}
 	p.rec = Cycle{Number: t.cycleN, Start: p.start, Trigger: trig}
-	if t.tokenChanged.Swap(false) && t.authPaused {
-		t.authPaused = false
+	if t.tokenChanged.Swap(false) && t.authPaused != pauseNone {
+		t.authPaused = pauseNone
 		t.log.Info("the gateway token changed: writes resume")
 	}
 	if t.cfg.TLSVerifyDisabled {
@@ -100,33 +102,33 @@ func (p *pass) fetch(ctx context.Context) {
 		r := sourceReason(err)
 		t.m.ObserveGitFetch(t.cfg.Name, t1.Sub(t0), r, t1)
 		p.fail(r, "fetch: "+err.Error())
+		var refused interface{ RefusedRevision() string }
+		if r == metrics.ReasonHistoryRewritten && errors.As(err, &refused) {
+			// The source refuses this tip on every fetch until the branch
+			// is restored or the commit accepted: one force-push, counted
+			// once.
+			if rev := refused.RefusedRevision(); rev != t.lastFetched {
+				t.m.GitHistoryRewritten(t.cfg.Name)
+				t.lastFetched = rev
+			}
+		}
 		return
 	}
 	t.m.ObserveGitFetch(t.cfg.Name, t1.Sub(t0), "", t1)
 	p.fetched = snap.Revision
-	if snap.Rewritten && snap.Revision != t.lastFetched {
-		// Counted once per new tip: the source reports it again while the
-		// tip stays.
+	if snap.Rewritten {
+		// The source reports a force-push once, when its tip moves.
 		t.m.GitHistoryRewritten(t.cfg.Name)
 		t.log.Warn("history rewritten: the new commit does not descend from the previous one", zap.String("revision", snap.Revision))
-		if !t.cfg.AllowHistoryRewrite {
-			t.refusedRev = snap.Revision
-		}
 	}
 	t.lastFetched = snap.Revision
 	switch {
-	case t.refusedRev != "" && snap.Revision == t.refusedRev:
-		p.fail(metrics.ReasonHistoryRewritten, fmt.Sprintf(
-			"%s does not descend from the previous commit (a force-push) and history rewrites are not allowed: it is not applied; push a commit on top of it, or set allowHistoryRewrite",
-			snap.Revision))
-		return
 	case t.good != nil && snap.Revision == t.good.revision:
 		return // unchanged: nothing to load
 	case snap.Revision == t.failedRev:
 		p.fail(t.failedReason, t.failedMsg)
 		return
 	}
-	t.refusedRev = ""
 	d, r, err := t.load(snap)
 	if err != nil {
 		t.failedRev, t.failedReason, t.failedMsg = snap.Revision, r, err.Error()
@@ -144,19 +146,14 @@ func (p *pass) fetch(ctx context.Context) {
 
 // load checks and parses a snapshot.
 func (t *Target) load(snap Snapshot) (*desiredState, metrics.Reason, error) {
-	enc, err := findEncrypted(snap.Files)
-	if err != nil {
-		return nil, metrics.ReasonFetchFailed, fmt.Errorf("read %s: %w", snap.Revision, err)
-	}
-	if enc != "" {
-		return nil, metrics.ReasonDecryptionRequired, fmt.Errorf(
-			"%s at %s holds SOPS-encrypted values, which are never sent to the gateway: decrypt them before the reconciler reads them, or use $secret:// references",
-			enc, snap.Revision)
-	}
 	rs, err := model.Load(snap.Files, model.LoadOptions{Env: t.cfg.Env})
 	if err != nil {
 		r := metrics.ReasonFetchFailed
 		switch {
+		case errors.Is(err, model.ErrDecryptionRequired):
+			// SOPS ciphertext is never sent (reliability row B5); the model
+			// refuses the file from its bytes.
+			r = metrics.ReasonDecryptionRequired
 		case errors.Is(err, model.ErrTooLarge):
 			r = metrics.ReasonInputTooLarge
 		case errors.Is(err, model.ErrInvalid):
@@ -172,12 +169,12 @@ func (p *pass) read(ctx context.Context) {
 	t := p.t
 	inv, err := t.cfg.Gateway.List(ctx)
 	if err != nil {
-		p.gatewayFailed("read the gateway", err, metrics.ReasonReadFailed)
+		p.gatewayFailed("read the gateway", err, metrics.ReasonReadFailed, sideRead)
 		return
 	}
 	defaults, err := t.cfg.Gateway.Defaults(ctx)
 	if err != nil {
-		p.gatewayFailed("read the gateway's defaults", err, metrics.ReasonReadFailed)
+		p.gatewayFailed("read the gateway's defaults", err, metrics.ReasonReadFailed, sideRead)
 		return
 	}
 	if !reflect.DeepEqual(defaults, t.defaults) {
@@ -190,19 +187,53 @@ func (p *pass) read(ctx context.Context) {
 	}
 	p.inv = scope(p.desired.resources, inv, t.cfg.PruneUnlabeled)
 	p.readOK = true
-	if t.authPaused && !t.cfg.TokenWatched {
-		t.authPaused = false
+	if t.authPaused == pauseRead {
+		// The token that was refused for reading is accepted again (a
+		// gateway restored, a key re-enabled): nothing else would ever
+		// resume writes when the token does not change.
+		t.authPaused = pauseNone
 		t.log.Info("the gateway accepts the token again: writes resume")
 	}
 }
 
+// side says whether a failed request read or wrote.
+type side int
+
+const (
+	sideRead side = iota
+	sideWrite
+)
+
+// pause says why writes are paused after a 401.
+type pause int
+
+const (
+	pauseNone pause = iota
+	// pauseRead: a read was refused. A later successful read with the same
+	// token resumes writes, as does a changed token.
+	pauseRead
+	// pauseWrite: a write was refused while reads work (a key that may
+	// only read, such as APISIX's viewer role). Only a changed token
+	// resumes writes, so that every cycle does not send writes to be
+	// refused again; a later refused read turns it into pauseRead.
+	pauseWrite
+)
+
 // gatewayFailed records a failed request with its reason; a 401 pauses
 // writes.
-func (p *pass) gatewayFailed(what string, err error, fallback metrics.Reason) {
+func (p *pass) gatewayFailed(what string, err error, fallback metrics.Reason, sd side) {
+	t := p.t
 	r := gatewayReason(err, fallback)
-	if r == metrics.ReasonAuthenticationFailed && !p.t.authPaused {
-		p.t.authPaused = true
-		p.t.log.Warn("the gateway refused the token: writes are paused until the token changes", zap.Error(err))
+	if r == metrics.ReasonAuthenticationFailed {
+		// The latest refusal says which: a key refused for reading too
+		// (revoked, expired) resumes when it is accepted again.
+		if t.authPaused == pauseNone {
+			t.log.Warn("the gateway refused the token: writes are paused", zap.Error(err))
+		}
+		t.authPaused = pauseRead
+		if sd == sideWrite {
+			t.authPaused = pauseWrite
+		}
 	}
 	p.fail(r, what+": "+err.Error())
 }
@@ -302,7 +333,7 @@ func (p *pass) apply(stop, work context.Context) {
 		hold = StateReported
 	case t.cfg.Suspend:
 		hold = StateSuspended
-	case t.authPaused:
+	case t.authPaused != pauseNone:
 		hold = StatePaused
 	case stop.Err() != nil:
 		hold = StateSkipped
@@ -341,16 +372,47 @@ func (p *pass) apply(stop, work context.Context) {
 		Desired:         len(p.desired.resources),
 		Live:            p.inv,
 		ListingComplete: true, // List returns a whole inventory or an error
-	}, t.cfg.Policy)
+	}, p.policy(todo))
 	ex := &apply.Executor{
 		Gateway:     newStoppable(t.cfg.Gateway, stop),
 		Concurrency: t.cfg.Concurrency,
 		Observer:    apply.Observer{Refusal: p.refused, Outcome: p.outcome},
 	}
 	if _, err := ex.Execute(ctx, plan); err != nil && errors.Is(err, apply.ErrPreflight) {
-		p.gatewayFailed("pre-flight validation", err, metrics.ReasonValidationFailed)
+		p.gatewayFailed("pre-flight validation", err, metrics.ReasonValidationFailed, sideWrite)
 		p.setAll(StateSkipped)
 	}
+}
+
+// policy is the target's policy, with the deletion budget lifted when the
+// override names the commit being applied and has not been spent.
+func (p *pass) policy(todo diff.ChangeSet) apply.Policy {
+	t := p.t
+	pol := t.cfg.Policy
+	if !p.overrides() {
+		return pol
+	}
+	p.overridden = true
+	pol.MaxDeletes, pol.MaxDeletePercent = -1, 100
+	deletes := 0
+	for _, ch := range todo.Changes {
+		if ch.Action == diff.ActionDelete {
+			deletes++
+		}
+	}
+	if deletes > 0 {
+		t.log.Warn("the deletion guard's budget is overridden for this commit",
+			zap.String("revision", p.desired.revision), zap.Int("deletes", deletes),
+			zap.Int("max_deletes", t.cfg.Policy.MaxDeletes), zap.Float64("max_delete_percent", t.cfg.Policy.MaxDeletePercent))
+	}
+	return pol
+}
+
+// overrides reports whether the deletion guard override applies to this
+// cycle's desired revision.
+func (p *pass) overrides() bool {
+	o := p.t.cfg.DeletionGuardOverride
+	return o != "" && !p.t.overrideSpent && revisionHash(p.desired.revision) == o
 }
 
 func (p *pass) setAll(s ItemState) {
@@ -367,7 +429,15 @@ func (p *pass) refused(r *apply.RefusalError) {
 	switch {
 	case errors.Is(r, apply.ErrDeletionGuard):
 		t.m.DeletesBlocked(t.cfg.Name, string(r.Reason))
-		p.fail(metrics.ReasonDeletionGuardTripped, r.Error())
+		msg := r.Error()
+		switch o := t.cfg.DeletionGuardOverride; {
+		case o == "" || r.Reason == apply.ReasonEmptyDesired:
+		case revisionHash(p.desired.revision) != o:
+			msg += fmt.Sprintf("; the deletion guard override names commit %s, not this one", o)
+		case t.overrideSpent:
+			msg += fmt.Sprintf("; the deletion guard override of commit %s was spent by an earlier successful cycle", o)
+		}
+		p.fail(metrics.ReasonDeletionGuardTripped, msg)
 		t.log.Warn("deletion guard tripped: nothing is deleted", zap.String("reason", string(r.Reason)), zap.String("detail", r.Detail))
 	case errors.Is(r, apply.ErrOwnershipConflict):
 		p.fail(metrics.ReasonOwnershipConflict, r.Error())
@@ -442,7 +512,7 @@ func (p *pass) outcomeFailed(o apply.Outcome) {
 	case errors.Is(o.Err, apply.ErrInvalid):
 		fallback = metrics.ReasonValidationFailed
 	}
-	p.gatewayFailed(fmt.Sprintf("%s %s %q", o.Action, o.Key, o.Name), o.Err, fallback)
+	p.gatewayFailed(fmt.Sprintf("%s %s %q", o.Action, o.Key, o.Name), o.Err, fallback, sideWrite)
 }
 
 // finish records the cycle: conditions, metrics, the audit flush, the
@@ -456,9 +526,11 @@ func (p *pass) finish(stop context.Context) {
 	}
 	p.rec.Read = p.readOK
 	p.rec.Items = p.items
-	if t.authPaused {
-		p.fail(metrics.ReasonAuthenticationFailed,
-			"the gateway refused the token: writes are paused until the token changes")
+	if msg := p.pauseMessage(); msg != "" {
+		if first, ok := p.reasons[metrics.ReasonAuthenticationFailed]; ok {
+			msg = first + "; " + msg
+		}
+		p.reasons[metrics.ReasonAuthenticationFailed] = msg
 	}
 	if p.desired == nil && len(p.reasons) == 0 {
 		p.fail(metrics.ReasonFetchFailed, "no desired state has been loaded yet")
@@ -484,6 +556,10 @@ func (p *pass) finish(stop context.Context) {
 		t.failures++
 	case ResultSuccess:
 		t.failures = 0
+		if p.overridden {
+			t.overrideSpent = true
+			t.log.Info("the deletion guard override is spent: the commit is applied", zap.String("revision", p.rec.Revision))
+		}
 	}
 
 	t.m.SetConditions(t.cfg.Name, p.rec.Reasons...)
@@ -505,6 +581,21 @@ func (p *pass) finish(stop context.Context) {
 	if t.onCycle != nil {
 		t.onCycle(t.cfg.Name, p.rec)
 	}
+}
+
+// pauseMessage says why writes are paused and what resumes them; "" when
+// they are not.
+func (p *pass) pauseMessage() string {
+	t := p.t
+	switch {
+	case t.authPaused == pauseRead:
+		return "the gateway refused the token: writes are paused until the token changes or the gateway accepts it again"
+	case t.authPaused == pauseWrite && t.cfg.TokenWatched:
+		return "the gateway refused a write with this token, which can read (a read-only key?): writes are paused until the token file changes"
+	case t.authPaused == pauseWrite:
+		return "the gateway refused a write with this token, which can read (a read-only key?): writes are paused until the daemon restarts with another token"
+	}
+	return ""
 }
 
 // conditions returns the active conditions in the closed order of reasons,
@@ -542,7 +633,7 @@ func (p *pass) publish(active []Condition, end time.Time) {
 	if p.rec.Result == ResultSuccess {
 		s.LastSuccess = end
 	}
-	s.WritesPaused = t.authPaused
+	s.WritesPaused = t.authPaused != pauseNone
 	s.Leader = p.leader
 	if p.desired != nil {
 		s.Revision, s.Commit = p.desired.revision, p.desired.commit

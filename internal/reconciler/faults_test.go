@@ -3,6 +3,7 @@ package reconciler
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,8 +14,10 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gitops-gateway/reconciler/internal/metrics"
+	"github.com/gitops-gateway/reconciler/pkg/api7"
 	"github.com/gitops-gateway/reconciler/pkg/api7/emulator"
 	"github.com/gitops-gateway/reconciler/pkg/git"
 	"github.com/gitops-gateway/reconciler/pkg/model"
@@ -42,9 +45,14 @@ func TestGitDownKeepsLastGood(t *testing.T) {
 	var srv *gitServer
 	h := newHarness(t, harnessOpts{source: httpSource(&srv, "", git.Options{})})
 	first := h.once()
+	fetched := h.gauge("reconciler_git_last_success_timestamp_seconds", "target", "prod")
+	if fetched != float64(start.Unix()) {
+		t.Fatalf("git_last_success_timestamp_seconds = %v after the first fetch, want %d", fetched, start.Unix())
+	}
 	srv.status.Store(http.StatusServiceUnavailable)
 	h.repo.commit("second", map[string]string{"routes.yaml": routesConfig(3, "v2")})
 	h.gw.editRoute(t, routeID(2), "hand")
+	h.clk.Advance(30 * time.Minute)
 	c := h.once()
 	if !hasReason(c, metrics.ReasonFetchFailed) || c.Revision != first.Revision {
 		t.Fatalf("cycle with Git down: %+v", c)
@@ -55,8 +63,16 @@ func TestGitDownKeepsLastGood(t *testing.T) {
 	if h.gauge("reconciler_git_fetch_errors_total", "target", "prod", "reason", "FetchFailed") != 1 {
 		t.Error("git_fetch_errors_total{reason=FetchFailed} not counted")
 	}
+	// The outage keeps the last success where it was, so that the alert
+	// (ReconcilerGitFetchFailing) sees its age grow.
+	if got := h.gauge("reconciler_git_last_success_timestamp_seconds", "target", "prod"); got != fetched {
+		t.Errorf("git_last_success_timestamp_seconds moved to %v during the outage, want %v", got, fetched)
+	}
 	srv.status.Store(0)
 	c = h.once()
+	if got := h.gauge("reconciler_git_last_success_timestamp_seconds", "target", "prod"); got != float64(start.Add(30*time.Minute).Unix()) {
+		t.Errorf("git_last_success_timestamp_seconds = %v after recovery", got)
+	}
 	if c.Result != ResultSuccess || c.Revision == first.Revision || c.Counts.Pending != 3 {
 		t.Errorf("after Git recovered: %+v", c)
 	}
@@ -98,26 +114,89 @@ func TestInvalidCommitKeepsLastGood(t *testing.T) {
 	}
 }
 
-// G3: with history rewrites refused, a force-push of unrelated history is
-// not applied (HistoryRewritten) until a commit lands on top of it.
+// refusingSource is the harness's repository through pkg/git with
+// rewritten history refused.
+func refusingSource(o git.Options) func(h *harness) Source {
+	return func(h *harness) Source {
+		o.URL, o.Ref, o.History = h.repo.fileURL(), "main", git.HistoryRefuse
+		gs, err := git.New(o)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		return gitSource{gs}
+	}
+}
+
+// G3: with rewritten history refused, a force-push of unrelated history is
+// not applied (HistoryRewritten, 0 writes) — nor is a commit on top of it —
+// while the last good commit keeps serving drift correction. Each refused
+// tip is counted once. Restoring the branch ends it.
 func TestHistoryRewriteRefused(t *testing.T) {
-	h := newHarness(t, harnessOpts{configure: func(c *TargetConfig) { c.AllowHistoryRewrite = false }})
+	h := newHarness(t, harnessOpts{source: refusingSource(git.Options{})})
 	first := h.once()
 	h.repo.git("checkout", "-q", "--orphan", "rewritten")
-	h.repo.commit("unrelated history", map[string]string{"routes.yaml": routesConfig(2, "rewritten")})
+	rewritten := h.repo.commit("unrelated history", map[string]string{"routes.yaml": routesConfig(2, "rewritten")})
 	writes := h.gw.writes()
-	for range 2 {
+	refused := func(tip string) Cycle {
+		t.Helper()
 		c := h.once()
 		if !hasReason(c, metrics.ReasonHistoryRewritten) || c.Revision != first.Revision || h.gw.writes() != writes {
-			t.Fatalf("cycle after a force-push: %+v", c)
+			t.Fatalf("cycle after a force-push: %+v (%d writes before, %d now)", c, writes, h.gw.writes())
+		}
+		if st := h.target.Status(); st.Revision != first.Revision || st.SourceRevision != "main@sha1:"+tip || st.Ready {
+			t.Errorf("status revision %q, source revision %q, ready %v", st.Revision, st.SourceRevision, st.Ready)
+		}
+		return c
+	}
+	refused(rewritten)
+	refused(rewritten)
+	if n := h.gauge("reconciler_git_history_rewritten_total", "target", "prod"); n != 1 {
+		t.Errorf("git_history_rewritten_total = %v after two cycles on one refused tip, want 1", n)
+	}
+	onTop := h.repo.commit("on top", map[string]string{"routes.yaml": routesConfig(2, "v3")})
+	refused(onTop)
+	if n := h.gauge("reconciler_git_history_rewritten_total", "target", "prod"); n != 2 {
+		t.Errorf("git_history_rewritten_total = %v after a second refused tip, want 2", n)
+	}
+	// The last good commit keeps correcting drift.
+	h.gw.editRoute(t, routeID(2), "hand")
+	c := h.once()
+	if c.Revision != first.Revision || c.Counts.Drift != 1 || c.Counts.Applied != 1 {
+		t.Errorf("drift correction from the last good commit: %+v", c)
+	}
+	writes = h.gw.writes()
+	// Restoring the branch: its tip descends from the last good commit.
+	h.repo.git("checkout", "-q", "-B", "main", revisionHash(first.Revision))
+	restored := h.repo.commit("restored", map[string]string{"routes.yaml": routesConfig(3, "v4")})
+	if c := h.once(); c.Result != ResultSuccess || c.Revision != "main@sha1:"+restored || c.Counts.Applied != 3 {
+		t.Errorf("after the branch was restored: %+v", c)
+	}
+	if n := h.gauge("reconciler_git_history_rewritten_total", "target", "prod"); n != 2 {
+		t.Errorf("git_history_rewritten_total = %v after a restore, want 2", n)
+	}
+}
+
+// G3 with the default policy: a force-push is followed at once and counted
+// once, however many cycles see its tip.
+func TestHistoryRewriteFollowed(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.once()
+	h.repo.git("checkout", "-q", "--orphan", "rewritten")
+	rewritten := h.repo.commit("unrelated history", map[string]string{"routes.yaml": routesConfig(2, "rewritten")})
+	c := h.once()
+	if c.Result != ResultSuccess || c.Revision != "main@sha1:"+rewritten || c.Counts.Applied == 0 {
+		t.Fatalf("cycle after a force-push: %+v", c)
+	}
+	for range 3 {
+		if c := h.once(); c.Result != ResultSuccess || c.Changes != 0 {
+			t.Errorf("later cycle: %+v", c)
 		}
 	}
-	if h.gauge("reconciler_git_history_rewritten_total", "target", "prod") != 1 {
-		t.Error("git_history_rewritten_total not counted")
+	if n := h.gauge("reconciler_git_history_rewritten_total", "target", "prod"); n != 1 {
+		t.Errorf("git_history_rewritten_total = %v, want 1", n)
 	}
-	h.repo.commit("on top", map[string]string{"routes.yaml": routesConfig(2, "v3")})
-	if c := h.once(); c.Result != ResultSuccess || c.Counts.Applied == 0 {
-		t.Errorf("after a commit on top: %+v", c)
+	if n := strings.Count(h.logs.String(), "history rewritten: the new commit"); n != 1 {
+		t.Errorf("the rewrite is logged %d times by the daemon, want once", n)
 	}
 }
 
@@ -145,7 +224,7 @@ func TestEveryConditionReasonIsReachable(t *testing.T) {
 			source: httpSource(&gitSrv, "", git.Options{Verify: git.Verification{Mode: git.VerifyHead, PGPKeyringFile: pgpKeyring(t)}}),
 		}},
 		metrics.ReasonHistoryRewritten: {
-			opts: harnessOpts{configure: func(c *TargetConfig) { c.AllowHistoryRewrite = false }},
+			opts: harnessOpts{source: refusingSource(git.Options{})},
 			before: func(t *testing.T, h *harness) {
 				h.repo.git("checkout", "-q", "--orphan", "other")
 				h.repo.commit("rewritten", map[string]string{"routes.yaml": routesConfig(1, "x")})
@@ -310,5 +389,75 @@ func TestNoChangePollIsCheap(t *testing.T) {
 		if r.Method != http.MethodGet {
 			t.Errorf("%s %s in a cycle with nothing to do", r.Method, r.Path)
 		}
+	}
+}
+
+// D1: an override of the deletion guard is bound to one commit. It lifts
+// the budget for that commit only, never for another one, and it expires
+// once that commit is applied.
+func TestDeletionGuardOverride(t *testing.T) {
+	h := newHarness(t, harnessOpts{
+		files:     map[string]string{"routes.yaml": routesConfig(4, "v1")},
+		configure: func(c *TargetConfig) { c.Policy.MaxDeletes = 1 },
+	})
+	first := h.once()
+	if first.Counts.Applied != 5 {
+		t.Fatalf("first cycle: %+v", first)
+	}
+	drop := h.repo.commit("drop three routes", map[string]string{"routes.yaml": routesConfig(1, "v1")})
+
+	// An override naming another commit changes nothing.
+	h.target.cfg.DeletionGuardOverride = revisionHash(first.Revision)
+	writes := h.gw.writes()
+	c := h.once()
+	if !hasReason(c, metrics.ReasonDeletionGuardTripped) || h.gw.writes() != writes ||
+		!strings.Contains(c.Error, "override names commit "+revisionHash(first.Revision)+", not this one") {
+		t.Fatalf("override of another commit: %+v (%d writes)", c, h.gw.writes()-writes)
+	}
+
+	// The override of this commit lets its deletes through.
+	h.target.cfg.DeletionGuardOverride = drop
+	c = h.once()
+	if c.Result != ResultSuccess || c.Counts.Applied != 3 || h.gw.em.Counters().Deletes != 3 {
+		t.Fatalf("override of this commit: %+v, %d deletes", c, h.gw.em.Counters().Deletes)
+	}
+	if !strings.Contains(h.logs.String(), "budget is overridden") || !strings.Contains(h.logs.String(), "override is spent") {
+		t.Errorf("the override is not logged:\n%s", h.logs.String())
+	}
+
+	// Spent: owned objects that appear again at the same commit are under
+	// the guard again.
+	for i := 5; i < 8; i++ {
+		body := map[string]any{"uris": []string{fmt.Sprintf("/x%d", i)}, "service_id": model.ServiceID("shop"),
+			"labels": map[string]any{"managed-by": "reconciler"}}
+		if code := h.gw.do(t, http.MethodPut, "/apisix/admin/routes/"+routeID(i), body); code >= 300 {
+			t.Fatalf("put: %d", code)
+		}
+	}
+	writes = h.gw.writes()
+	c = h.once()
+	if !hasReason(c, metrics.ReasonDeletionGuardTripped) || h.gw.writes() != writes || !strings.Contains(c.Error, "spent") {
+		t.Errorf("after the override was spent: %+v", c)
+	}
+
+	// A later commit that exceeds the budget is refused.
+	h.repo.commit("back to four", map[string]string{"routes.yaml": routesConfig(4, "v1")})
+	guard := h.target.cfg.Policy
+	h.target.cfg.Policy.MaxDeletes, h.target.cfg.Policy.MaxDeletePercent = -1, 100
+	if c := h.once(); c.Result != ResultSuccess {
+		t.Fatalf("back to four: %+v", c)
+	}
+	h.target.cfg.Policy = guard
+	h.repo.commit("drop again", map[string]string{"routes.yaml": routesConfig(1, "v1")})
+	if c := h.once(); !hasReason(c, metrics.ReasonDeletionGuardTripped) {
+		t.Errorf("a later commit with the old override: %+v", c)
+	}
+}
+
+func TestDeletionGuardOverrideChecked(t *testing.T) {
+	_, err := NewTarget(TargetConfig{Name: "x", Source: &DirSource{}, Gateway: (*api7.Client)(nil), DeletionGuardOverride: "abc1234"},
+		Deps{Metrics: metrics.New(prometheus.NewRegistry(), metrics.Build{})})
+	if err == nil || !strings.Contains(err.Error(), "full hash") {
+		t.Errorf("a short hash: %v", err)
 	}
 }

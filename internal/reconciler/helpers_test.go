@@ -398,7 +398,7 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 	}
 	cfg := TargetConfig{
 		Name: "prod", Source: src, Gateway: c, Mode: ModeApply, Interval: time.Minute,
-		Policy: apply.DefaultPolicy(), AllowHistoryRewrite: true, TokenWatched: true,
+		Policy: apply.DefaultPolicy(), TokenWatched: true,
 	}
 	if o.configure != nil {
 		o.configure(&cfg)

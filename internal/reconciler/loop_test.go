@@ -5,12 +5,15 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gitops-gateway/reconciler/internal/metrics"
+	"github.com/gitops-gateway/reconciler/pkg/api7"
 	"github.com/gitops-gateway/reconciler/pkg/api7/emulator"
+	"github.com/gitops-gateway/reconciler/pkg/model"
 )
 
 // The loop sleeps the interval with ±10% jitter after a success, backs off
@@ -165,6 +168,100 @@ func TestTokenRotation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A 401 on a read pauses writes; when the gateway accepts the same token
+// again (a key restored, a gateway fixed), the next successful read resumes
+// them — with a token file or a fixed --token alike, since nothing else
+// would ever resume them when the token does not change. A 401 on a write
+// while reads succeed (a read-only key) keeps writes paused, so that no
+// cycle sends writes only to have them refused again: until the token file
+// changes, or with a fixed token for good.
+func TestAuthPauseAndResume(t *testing.T) {
+	fixed := func(c *api7.Config) { c.TokenFile, c.Token = "", model.NewSecret(adminToken) }
+	viewer := func(c *api7.Config) { c.TokenFile, c.Token = "", model.NewSecret("viewer-key") }
+	for _, tc := range []struct {
+		name    string
+		client  func(*api7.Config)
+		watched bool
+	}{
+		{"token file", nil, true},
+		{"fixed token", fixed, false},
+	} {
+		t.Run(tc.name+"/read refused then accepted", func(t *testing.T) {
+			h := newHarness(t, harnessOpts{client: tc.client, configure: func(c *TargetConfig) { c.TokenWatched = tc.watched }})
+			h.once()
+			if err := h.gw.em.RotateToken(emulator.TokenNameAdmin, "someone-else"); err != nil {
+				t.Fatal(err)
+			}
+			h.gw.editRoute(t, routeID(0), "edited while the key is refused")
+			for range 2 {
+				if c := h.once(); !hasReason(c, metrics.ReasonAuthenticationFailed) || !h.target.Status().WritesPaused {
+					t.Fatalf("cycle with a refused key: %+v", c)
+				}
+			}
+			if err := h.gw.em.RotateToken(emulator.TokenNameAdmin, adminToken); err != nil {
+				t.Fatal(err)
+			}
+			if c := h.once(); c.Result != ResultSuccess || c.Counts.Applied != 1 || h.target.Status().WritesPaused {
+				t.Errorf("the key accepted again: %+v, paused %v", c, h.target.Status().WritesPaused)
+			}
+		})
+	}
+	writesSent := func(h *harness) int {
+		n := 0
+		for _, r := range h.gw.em.Requests() {
+			if r.Method != http.MethodGet {
+				n++
+			}
+		}
+		return n
+	}
+	t.Run("read-only key, fixed", func(t *testing.T) {
+		h := newHarness(t, harnessOpts{
+			emu:       []emulator.Option{emulator.WithViewerToken("viewer-key")},
+			client:    viewer,
+			configure: func(c *TargetConfig) { c.TokenWatched = false; c.Concurrency = 1 },
+		})
+		c := h.once()
+		if !hasReason(c, metrics.ReasonAuthenticationFailed) || !strings.Contains(c.Error, "until the daemon restarts") {
+			t.Fatalf("first cycle with a read-only key: %+v", c)
+		}
+		sent := writesSent(h)
+		for range 3 {
+			if c := h.once(); !hasReason(c, metrics.ReasonAuthenticationFailed) || !c.Read || c.Counts.Applied != 0 {
+				t.Fatalf("later cycle: %+v", c)
+			}
+		}
+		if n := writesSent(h) - sent; n != 0 {
+			t.Errorf("%d writes sent after the key was refused for writing", n)
+		}
+	})
+	t.Run("read-only key, file", func(t *testing.T) {
+		h := newHarness(t, harnessOpts{emu: []emulator.Option{emulator.WithViewerToken("viewer-key")}, tokenDir: true})
+		stop := h.run()
+		defer stop()
+		h.next()
+		h.gw.editRoute(t, routeID(0), "edited by hand")
+		swapToken(t, dirOf(h.tokFile), "viewer-key", "..v2")
+		if c := h.next(); c.Trigger != TriggerToken || !hasReason(c, metrics.ReasonAuthenticationFailed) ||
+			!strings.Contains(c.Error, "until the token file changes") {
+			t.Fatalf("cycle with a read-only key: %+v", c)
+		}
+		sent := writesSent(h)
+		for range 2 {
+			if c, _ := h.step(); !hasReason(c, metrics.ReasonAuthenticationFailed) || !c.Read {
+				t.Fatalf("later cycle: %+v", c)
+			}
+		}
+		if n := writesSent(h) - sent; n != 0 {
+			t.Errorf("%d writes sent after the key was refused for writing", n)
+		}
+		swapToken(t, dirOf(h.tokFile), adminToken, "..v3")
+		if c := h.next(); c.Trigger != TriggerToken || c.Result != ResultSuccess || c.Counts.Applied != 1 {
+			t.Errorf("after the token changed: %+v", c)
+		}
+	})
 }
 
 func dirOf(p string) string {

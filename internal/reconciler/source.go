@@ -1,7 +1,6 @@
 package reconciler
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -26,7 +25,9 @@ type Source interface {
 	// Fetch returns the current snapshot. A failed fetch is an error, never
 	// an empty snapshot; the loop keeps its last good state. An error may
 	// implement Reason() string to give the condition reason (pkg/git's
-	// errors do); others count as FetchFailed.
+	// errors do); others count as FetchFailed. An error that refuses a
+	// commit rewriting history (reason HistoryRewritten) may implement
+	// RefusedRevision() string to name it.
 	Fetch(ctx context.Context) (Snapshot, error)
 }
 
@@ -43,7 +44,9 @@ type Snapshot struct {
 	// since its previous successful fetch (a Git ls-remote short-circuit).
 	Unchanged bool
 	// Rewritten reports that the previous revision is not an ancestor of
-	// this one (a force-push).
+	// this one (a force-push that the source follows). The source reports
+	// it once, when its tip moves; a source that refuses rewritten history
+	// fails the fetch instead.
 	Rewritten bool
 }
 
@@ -122,7 +125,7 @@ func (s *DirSource) Fetch(ctx context.Context) (Snapshot, error) {
 			}
 			return nil
 		}
-		if d.IsDir() || !isConfigFile(rel) {
+		if d.IsDir() || !model.IsConfigFile(rel) {
 			return nil
 		}
 		if d.Type()&fs.ModeSymlink != 0 {
@@ -164,57 +167,4 @@ func (s *DirSource) Fetch(ctx context.Context) (Snapshot, error) {
 	s.last = rev
 	s.mu.Unlock()
 	return Snapshot{Revision: rev, Files: files, Unchanged: unchanged}, nil
-}
-
-func isConfigFile(name string) bool {
-	switch strings.ToLower(path.Ext(name)) {
-	case ".yaml", ".yml", ".json":
-		return true
-	}
-	return false
-}
-
-// sopsMarkers are what a SOPS-encrypted file holds: encrypted values, and
-// the sops metadata block.
-var sopsMarkers = [][]byte{[]byte("ENC[AES256_GCM,"), []byte("\nsops:\n"), []byte(`"sops":`)}
-
-// findEncrypted returns the first configuration file that holds
-// SOPS-encrypted content, which must never be sent to the gateway verbatim
-// (reliability row B5). It returns "" when there is none.
-func findEncrypted(fsys fs.FS) (string, error) {
-	found := ""
-	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p != "." && strings.HasPrefix(d.Name(), ".") {
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() || !isConfigFile(p) {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if info.Size() > model.MaxFileSize {
-			return nil // the loader refuses it from its size
-		}
-		data, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
-		}
-		data = append([]byte{'\n'}, data...)
-		for _, m := range sopsMarkers {
-			if bytes.Contains(data, m) {
-				found = p
-				return fs.SkipAll
-			}
-		}
-		return nil
-	})
-	return found, err
 }

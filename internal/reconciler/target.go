@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -106,17 +107,22 @@ type TargetConfig struct {
 	// PruneUnlabeled also manages global rules and plugin metadata that
 	// are not declared (they carry no ownership label).
 	PruneUnlabeled bool
-	// AllowHistoryRewrite applies a commit that does not descend from the
-	// previous one (a force-push). Without it such a commit is refused
-	// with HistoryRewritten until a commit on top of it arrives.
-	AllowHistoryRewrite bool
+	// DeletionGuardOverride is the hash of one commit (the hash in its
+	// revision: main@sha1:<hash>) whose plan may delete more than
+	// Policy.MaxDeletes and Policy.MaxDeletePercent. It applies to no other
+	// revision, and expires after the first successful cycle at that
+	// commit. It never lifts Policy.AllowEmpty.
+	DeletionGuardOverride string
 	// Concurrency bounds the writes in flight (default apply's).
 	Concurrency int
 	// Env looks up ${VAR} substitutions (os.LookupEnv in main).
 	Env func(string) (string, bool)
 	// TokenWatched reports that the gateway token comes from a file whose
-	// changes are signalled with TokenChanged: writes paused by a 401 stay
-	// paused until then. Without it, the next successful read resumes them.
+	// changes are signalled with TokenChanged. A 401 pauses writes; they
+	// resume when the token changes, or, when the 401 came from a read,
+	// when a later read succeeds. A 401 on a write while reads succeed (a
+	// read-only key) keeps writes paused until the token changes: with a
+	// fixed token (TokenWatched false), until the daemon restarts.
 	TokenWatched bool
 	// TLSVerifyDisabled is logged as a warning every cycle.
 	TLSVerifyDisabled bool
@@ -160,21 +166,21 @@ type Target struct {
 
 	// cycleMu serialises cycles; the fields below it belong to the cycle
 	// in progress.
-	cycleMu      sync.Mutex
-	cycleN       int64
-	good         *desiredState // the last good desired state
-	lastFetched  string
-	failedRev    string // a revision that failed to load: not loaded again
-	failedReason metrics.Reason
-	failedMsg    string
-	refusedRev   string // a revision refused for rewriting history
-	differ       *diff.Differ
-	defaults     model.Defaults
-	known        map[model.Key]*keyState
-	observed     bool
-	failures     int
-	authPaused   bool
-	since        map[metrics.Reason]time.Time
+	cycleMu       sync.Mutex
+	cycleN        int64
+	good          *desiredState // the last good desired state
+	lastFetched   string
+	failedRev     string // a revision that failed to load: not loaded again
+	failedReason  metrics.Reason
+	failedMsg     string
+	overrideSpent bool // DeletionGuardOverride was used by a successful cycle
+	differ        *diff.Differ
+	defaults      model.Defaults
+	known         map[model.Key]*keyState
+	observed      bool
+	failures      int
+	authPaused    pause
+	since         map[metrics.Reason]time.Time
 
 	mu     sync.Mutex
 	status Status
@@ -215,6 +221,10 @@ func NewTarget(cfg TargetConfig, deps Deps) (*Target, error) {
 	if cfg.SelfHeal.Max <= 0 {
 		cfg.SelfHeal.Max = max(DefaultBackoffMax, cfg.Interval)
 	}
+	if o := cfg.DeletionGuardOverride; o != "" && !isHash(o) {
+		errs = append(errs, fmt.Errorf("deletion guard override %q: want the full hash of a commit (40 or 64 hex digits)", o))
+	}
+	cfg.DeletionGuardOverride = strings.ToLower(cfg.DeletionGuardOverride)
 	differ, err := diff.New(diff.Options{Ignore: cfg.Ignore})
 	if err != nil {
 		errs = append(errs, err)
@@ -272,6 +282,26 @@ func validName(s string) bool {
 		}
 	}
 	return true
+}
+
+// isHash accepts a full SHA-1 or SHA-256 hash in hex.
+func isHash(s string) bool {
+	if len(s) != 40 && len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i] | 0x20 // lower case
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// revisionHash is the hash a revision ends with: main@sha1:<hash>,
+// sha1:<hash>, local@sha256:<hash>.
+func revisionHash(rev string) string {
+	return rev[strings.LastIndexByte(rev, ':')+1:]
 }
 
 // Name returns the target's name.

@@ -180,8 +180,23 @@ func (s *srv) webhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.o.Daemon.Trigger(target)
-	s.log.Info("webhook: cycle triggered", zap.String("target", target), zap.String("provider", provider))
+	// With leader election the webhook may reach a replica that stands by
+	// for this target: its cycle fetches and reports, and the replica that
+	// writes picks the commit up at its next interval. Say so, to the
+	// sender and in the log.
+	leader := true
+	for _, st := range s.o.Daemon.Statuses() {
+		if st.Name == target {
+			leader = st.Leader
+		}
+	}
+	if leader {
+		s.log.Info("webhook: cycle triggered", zap.String("target", target), zap.String("provider", provider))
+	} else {
+		s.log.Info("webhook: cycle triggered on a replica that stands by for this target; the leader applies the commit at its next interval",
+			zap.String("target", target), zap.String("provider", provider))
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
-	_ = json.NewEncoder(w).Encode(map[string]any{"target": target, "triggered": true})
+	_ = json.NewEncoder(w).Encode(map[string]any{"target": target, "triggered": true, "leader": leader})
 }

@@ -243,7 +243,33 @@ func TestWebhook(t *testing.T) {
 			if (tt.want == 202) != (len(triggered) == 1) {
 				t.Errorf("triggered %v", triggered)
 			}
+			if tt.want == 202 && !strings.Contains(string(msg), `"leader":true`) {
+				t.Errorf("answer %s does not say the replica leads", msg)
+			}
 		})
+	}
+}
+
+// A webhook that reaches a replica standing by for the target triggers its
+// cycle (a fetch, a report) and says that this replica does not write.
+func TestWebhookOnStandby(t *testing.T) {
+	st := sample()
+	st.Leader = false
+	d := &fakeDaemon{statuses: []reconciler.Status{st}}
+	srv := newTestServer(t, d)
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/webhook/prod", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Gitlab-Token", secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 202 || !strings.Contains(string(msg), `"leader":false`) || len(d.triggers()) != 1 {
+		t.Errorf("%d %s, triggered %v", resp.StatusCode, msg, d.triggers())
 	}
 }
 

@@ -3,6 +3,7 @@ package apply_test
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"slices"
 	"strings"
@@ -18,7 +19,19 @@ import (
 	"github.com/gitops-gateway/reconciler/pkg/model"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// Reliability row D4 asks for at least 1,000 cases in CI: rapid runs
+	// 100 unless -rapid.checks says otherwise.
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "rapid.checks" })
+	if !given {
+		if err := flag.Set("rapid.checks", "1000"); err != nil {
+			panic(err)
+		}
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // Builders of resources in ADC's format.
 
@@ -641,5 +654,43 @@ func TestRenamedCredentialKeepsItsKey(t *testing.T) {
 		if o.Key == consumer("gone").Key && o.Status != apply.StatusSkipped {
 			t.Errorf("prune ran after a failed write: %s", o.Status)
 		}
+	}
+}
+
+// TestKeyMovedByUpdateGoesFirst: a key that moves from a consumer's plugins
+// to a credential (or to another consumer) is dropped by an update before
+// the write that takes it, since the gateway refuses a key held twice.
+// Two updates that swap keys get no edge (it would be a cycle).
+func TestKeyMovedByUpdateGoesFirst(t *testing.T) {
+	withKey := func(r model.Resource, key string) model.Resource {
+		return changed(r, "plugins", map[string]any{"key-auth": map[string]any{"key": key}})
+	}
+	cred := credential("alice", "main")
+	cred.Body = changed(cred, "config", map[string]any{"key": "k1"}).Body
+	tests := []struct {
+		name          string
+		desired, live []model.Resource
+		want          []string
+	}{
+		{"consumer to its credential",
+			[]model.Resource{consumer("alice"), cred},
+			[]model.Resource{withKey(consumer("alice"), "k1")},
+			[]string{"update consumer/alice", "create consumer_credential/main after:alice"}},
+		{"consumer to consumer",
+			[]model.Resource{consumer("alice"), withKey(consumer("bob"), "k1")},
+			[]model.Resource{withKey(consumer("alice"), "k1"), consumer("bob")},
+			[]string{"update consumer/alice", "update consumer/bob after:alice"}},
+		{"swap",
+			[]model.Resource{withKey(consumer("alice"), "k2"), withKey(consumer("bob"), "k1")},
+			[]model.Resource{withKey(consumer("alice"), "k1"), withKey(consumer("bob"), "k2")},
+			[]string{"update consumer/alice after:bob", "update consumer/bob"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := planFor(tt.desired, tt.live, nil)
+			if got := stepList(p); !slices.Equal(got, tt.want) {
+				t.Errorf("steps:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
 	}
 }

@@ -191,7 +191,7 @@ func (e *Executor) Execute(ctx context.Context, p Plan) (Result, error) {
 	start := time.Now()
 	res := Result{Outcomes: make([]Outcome, len(p.Steps)), Refusals: p.Refusals}
 	for i, s := range p.Steps {
-		res.Outcomes[i] = Outcome{Action: s.Action, Key: s.Resource.Key, Name: s.Resource.Name, Change: s.Change}
+		res.Outcomes[i] = Outcome{Action: s.Action, Key: s.Resource.Key, Name: s.Resource.Name, Change: *s.Change}
 	}
 	for _, r := range p.Refusals {
 		if e.Observer.Refusal != nil {
@@ -443,7 +443,7 @@ func (r *run) do(ctx context.Context, i int) stepDone {
 		case s.Action == diff.ActionDelete:
 			d.err = r.e.Gateway.Delete(ctx, s.Resource)
 		case s.Action == diff.ActionUpdate && partial:
-			d.err = cw.PutChange(ctx, s.Resource, changedPaths(s.Change))
+			d.err = cw.PutChange(ctx, s.Resource, changedPaths(*s.Change))
 		default:
 			d.err = r.e.Gateway.Put(ctx, s.Resource)
 		}

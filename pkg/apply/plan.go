@@ -12,13 +12,24 @@
 // kind orders below break ties among ready steps, so the pipe to the
 // gateway stays full with dependencies first.
 //
-// Writing before deleting means a resource that moves (a renamed route, an
-// SSL whose SNIs changed and so its ID) exists twice for a moment rather
-// than not at all, and a service is deleted only after the routes that
-// moved away from it were rewritten. The one exception is a delete that
-// frees an auth key a write takes over (a renamed credential keeps its key
-// under a new ID, and APISIX refuses a key held twice): it runs with the
-// writes, before the write that needs it (Step.Early).
+// This departs from design §7, which lists deletes first. Writing before
+// deleting means that a resource that moves to a new ID (a renamed route or
+// service, a route moved to another service, an SSL whose SNIs changed, a
+// renamed extra upstream) exists twice for a moment rather than not at all,
+// that whatever still refers to the old object (a consumer whose group was
+// renamed, a plugin's upstream_id) is rewritten before the old object goes,
+// so the gateway never answers "… is still using it now", and that nothing
+// is pruned when a write failed. The gateway accepts the overlap: it keeps
+// no uniqueness on names, URIs or SNIs (global rules, which may not share a
+// plugin, are keyed by their plugin and never move).
+//
+// Auth keys are the exception, as APISIX 3.18 refuses a key held twice: a
+// delete that frees a key a write takes over (a renamed credential or
+// consumer keeping its key) runs with the writes, before the write that
+// needs it (Step.Early), and an update that drops a key (a key moving from
+// a consumer's plugins to a credential, or between consumers) runs before
+// the write that takes it. cmd/reconciler's TestMovesWriteBeforeDeleting
+// checks each of these cases against the emulator.
 package apply
 
 import (
@@ -182,8 +193,9 @@ type Step struct {
 	// Resource is what is written (the change's Desired) or deleted (the
 	// change's Live).
 	Resource model.Resource
-	// Change is the change this step carries out (its values are masked).
-	Change diff.Change
+	// Change is the change this step carries out (its values are masked):
+	// the element of the Input's change set, not a copy.
+	Change *diff.Change
 	// After are the indexes, in Plan.Steps, of the steps that must succeed
 	// before this one starts.
 	After []int
@@ -235,10 +247,10 @@ func NewPlan(in Input, pol Policy) Plan {
 
 	p := Plan{Writes: len(writes), Steps: make([]Step, 0, len(writes)+len(deletes))}
 	for _, i := range writes {
-		p.Steps = append(p.Steps, Step{Action: changes[i].Action, Resource: changes[i].Desired, Change: changes[i]})
+		p.Steps = append(p.Steps, Step{Action: changes[i].Action, Resource: changes[i].Desired, Change: &changes[i]})
 	}
 	for _, i := range deletes {
-		p.Steps = append(p.Steps, Step{Action: changes[i].Action, Resource: changes[i].Live, Change: changes[i]})
+		p.Steps = append(p.Steps, Step{Action: changes[i].Action, Resource: changes[i].Live, Change: &changes[i]})
 	}
 	p.link()
 	p.early()
@@ -345,27 +357,49 @@ func authKeys(r model.Resource) []string {
 	return out
 }
 
-// early marks the deletes that free an auth key a write takes over, makes
-// the write wait for them, and marks early too what such a delete waits
-// for (its children's deletes).
+// early orders the steps around auth keys, which the gateway keeps unique
+// across consumers and credentials (APISIX 3.18 refuses a key held twice):
+// a write that takes a key waits for the step that gives it up. A delete
+// that frees one is marked Early, runs with the writes, and marks early
+// too what it waits for (its children's deletes); an update that drops a
+// key (a key moving from a consumer's plugins to a credential, or between
+// two consumers) simply goes first. Two updates that swap keys cannot both
+// go first: they are left to the gateway, which refuses one of them.
 func (p *Plan) early() {
-	holders := map[string][]int{}
+	deleted := map[string][]int{} // key → deletes whose live resource holds it
+	dropped := map[string][]int{} // key → updates whose live resource holds it and whose desired one does not
 	for i := p.Writes; i < len(p.Steps); i++ {
 		for _, k := range authKeys(p.Steps[i].Resource) {
-			holders[k] = append(holders[k], i)
+			deleted[k] = append(deleted[k], i)
 		}
 	}
-	if len(holders) == 0 {
+	for i, s := range p.Steps[:p.Writes] {
+		if s.Action != diff.ActionUpdate {
+			continue
+		}
+		kept := authKeys(s.Resource)
+		for _, k := range authKeys(s.Change.Live) {
+			if !slices.Contains(kept, k) {
+				dropped[k] = append(dropped[k], i)
+			}
+		}
+	}
+	if len(deleted) == 0 && len(dropped) == 0 {
 		return
 	}
 	var queue []int
 	for i := range p.Steps[:p.Writes] {
 		for _, k := range authKeys(p.Steps[i].Resource) {
-			for _, j := range holders[k] {
+			for _, j := range deleted[k] {
 				p.Steps[i].After = append(p.Steps[i].After, j)
 				if !p.Steps[j].Early {
 					p.Steps[j].Early = true
 					queue = append(queue, j)
+				}
+			}
+			for _, j := range dropped[k] {
+				if j != i && !slices.Contains(p.Steps[j].After, i) {
+					p.Steps[i].After = append(p.Steps[i].After, j)
 				}
 			}
 		}
@@ -421,6 +455,9 @@ func dependencies(r model.Resource) []model.Key {
 // validate checks each write locally: a known kind, an ID, a parent that
 // exists or is being written.
 func (p *Plan) validate(live model.Inventory) {
+	if p.Writes == 0 {
+		return // nothing to check, and no need to index the live state
+	}
 	present := make(map[model.Key]bool, len(live.Owned)+p.Writes)
 	for _, r := range live.Owned {
 		present[r.Key] = true

@@ -108,61 +108,79 @@ func (d *Differ) Compute(desired, live []model.Resource) ChangeSet {
 			liveByKey[r.Key] = i
 		}
 	}
-	seen := make(map[model.Key]bool, len(desired))
+	matched := make([]bool, len(live))
 	pairs := make([]pair, 0, len(desired)+len(live))
 	for i := range desired {
 		want := &desired[i]
-		if seen[want.Key] {
-			continue
-		}
-		seen[want.Key] = true
 		p := pair{want: want, key: want.Key, rank: kindRank(want.Key.Kind)}
 		if j, ok := liveByKey[want.Key]; ok {
 			p.have = &live[j]
+			matched[j] = true
 		}
 		pairs = append(pairs, p)
 	}
 	for i := range live {
-		if have := &live[i]; !seen[have.Key] {
-			seen[have.Key] = true
-			pairs = append(pairs, pair{have: have, key: have.Key, rank: kindRank(have.Key.Kind)})
+		if !matched[i] {
+			pairs = append(pairs, pair{have: &live[i], key: live[i].Key, rank: kindRank(live[i].Key.Kind)})
 		}
 	}
-	slices.SortFunc(pairs, func(a, b pair) int {
+	// Stable: of pairs with the same key (duplicates in the input), the
+	// first — a desired one before a live one — is kept.
+	slices.SortStableFunc(pairs, func(a, b pair) int {
 		return cmp.Or(cmp.Compare(a.rank, b.rank), compareKeys(a.key, b.key))
 	})
+	pairs = slices.CompactFunc(pairs, func(a, b pair) bool { return a.key == b.key })
 
-	// Normalising dominates; spread it over the CPUs. Every goroutine is
-	// joined before Compute returns.
-	changes := make([]Change, len(pairs))
-	changed := make([]bool, len(pairs))
-	work := func(i int) {
-		switch p := pairs[i]; {
-		case p.have == nil:
-			changes[i], changed[i] = d.create(*p.want), true
-		case p.want == nil:
-			changes[i], changed[i] = d.delete(*p.have), true
-		default:
-			changes[i], changed[i] = d.update(*p.want, *p.have)
-		}
-	}
+	// Normalising dominates; spread it over the CPUs, in two passes, so
+	// that nothing but the result holds a Change: first the updates are
+	// compared (a changed one is kept aside; an in-sync state keeps
+	// nothing), then the result is filled in place, the creates and deletes
+	// made there. Each pair's normalised copies are garbage as soon as it
+	// is compared. Every goroutine is joined before Compute returns.
 	workers := min(runtime.GOMAXPROCS(0), 1+len(pairs)/512)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < len(pairs); i += workers {
-				work(i)
-			}
-		})
+	parallel := func(fn func(i int)) {
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				// Strided, so that each worker gets its share of every
+				// kind (services cost more than routes).
+				for i := w; i < len(pairs); i += workers {
+					fn(i)
+				}
+			})
+		}
+		wg.Wait()
 	}
-	wg.Wait()
-
-	out := make([]Change, 0, len(pairs))
-	for i := range changes {
-		if changed[i] {
-			out = append(out, changes[i]) // already in order: pairs were sorted
+	updated := make([]*Change, len(pairs))
+	parallel(func(i int) {
+		if p := pairs[i]; p.want != nil && p.have != nil {
+			if c, changed := d.update(*p.want, *p.have); changed {
+				updated[i] = new(Change) // c itself stays on the stack
+				*updated[i] = c
+			}
+		}
+	})
+	at := make([]int32, len(pairs)) // position in out, or -1
+	n := 0
+	for i, p := range pairs {
+		at[i] = -1
+		if p.want == nil || p.have == nil || updated[i] != nil {
+			at[i] = int32(n)
+			n++
 		}
 	}
+	out := make([]Change, n) // in the order of pairs, which were sorted
+	parallel(func(i int) {
+		switch p := pairs[i]; {
+		case at[i] < 0:
+		case p.have == nil:
+			out[at[i]] = d.create(*p.want)
+		case p.want == nil:
+			out[at[i]] = d.delete(*p.have)
+		default:
+			out[at[i]] = *updated[i]
+		}
+	})
 	return ChangeSet{Changes: out}
 }
 

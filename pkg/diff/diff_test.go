@@ -172,3 +172,33 @@ func TestSecretPointers(t *testing.T) {
 		})
 	}
 }
+
+// TestDuplicateKeysFirstWins: of resources with the same key on one side,
+// the first is compared and the others are ignored.
+func TestDuplicateKeysFirstWins(t *testing.T) {
+	svc := func(desc string) model.Resource {
+		return model.Resource{Key: model.Key{Kind: model.KindService, ID: "s"}, Name: "s", Body: map[string]any{"name": "s", "description": desc}}
+	}
+	route := model.Resource{Key: model.Key{Kind: model.KindRoute, ID: "r"}, Name: "r", Body: map[string]any{"name": "r", "uris": []any{"/"}}}
+	tests := []struct {
+		name          string
+		desired, live []model.Resource
+		want          []string
+	}{
+		{"desired", []model.Resource{svc("a"), svc("b")}, []model.Resource{svc("a")}, nil},
+		{"live", []model.Resource{svc("a")}, []model.Resource{svc("a"), svc("b")}, nil},
+		{"live only", nil, []model.Resource{svc("a"), svc("b"), route}, []string{"delete service/s", "delete route/r"}},
+		{"desired differs from the first live", []model.Resource{svc("b"), svc("a")}, []model.Resource{svc("a"), svc("b")}, []string{"update service/s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, c := range diff.Compute(tt.desired, tt.live).Changes {
+				got = append(got, fmt.Sprintf("%s %s", c.Action, c.Key))
+			}
+			if !cmp.Equal(got, tt.want) {
+				t.Errorf("changes = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

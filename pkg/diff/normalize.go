@@ -20,7 +20,7 @@ import (
 // WriteForm) carries this label, and a changed key shows as a changed label.
 // A live SSL without the label (written by ADC or by hand) is compared
 // without it: its key cannot be checked, exactly as ADC cannot.
-const FingerprintLabel = "reconciler-key-sha256"
+const FingerprintLabel = model.FingerprintLabel
 
 // Options configure normalisation and comparison.
 type Options struct {
@@ -152,7 +152,8 @@ func builtinDefaults() map[model.Kind]map[string]any {
 }
 
 // Normalize returns r with its body in canonical form; see the package
-// documentation for the rules. r is not modified. Normalising a normalised
+// documentation for the rules. r is not modified; the result shares the
+// parts normalising leaves unchanged with it, so treat both as read-only. Normalising a normalised
 // resource changes nothing. Secrets are rewritten to point into the
 // normalised body (a pointer into an array that may be reordered masks the
 // whole array).
@@ -240,10 +241,10 @@ func (d *Differ) normalizeBody(r model.Resource) map[string]any {
 	return b
 }
 
-// cloneTop copies a body for normalising, without its nulls. Plugin
-// configurations that normalising leaves alone (no nulls, no defaults to
-// fill, no ignore rules) are shared with the input instead of copied: they
-// are only ever read afterwards.
+// cloneTop copies a body for normalising, without its nulls. Parts that
+// normalising leaves alone are shared with the input instead of copied,
+// since both are only ever read afterwards: plugin configurations that need
+// no defaults, and top-level values that no rule rewrites (see shareable).
 func (d *Differ) cloneTop(k model.Kind, body map[string]any) map[string]any {
 	b := make(map[string]any, len(body))
 	for key, v := range body {
@@ -256,6 +257,10 @@ func (d *Differ) cloneTop(k model.Kind, body map[string]any) map[string]any {
 				continue
 			}
 		}
+		if d.shareable(k, key, v) {
+			b[key] = v
+			continue
+		}
 		if c := cloneBody(v); c != nil {
 			b[key] = c
 		}
@@ -263,18 +268,138 @@ func (d *Differ) cloneTop(k model.Kind, body map[string]any) map[string]any {
 	return b
 }
 
+// shareable reports whether normalising leaves the top-level value v of a
+// body of kind k unchanged, so that it need not be copied: a scalar; or,
+// without ignore rules (which may remove anything), an object or array
+// that no default, no rewriting rule and no dropping of empties reaches —
+// not an inline upstream, an upstream's nodes, an SSL's parts, labels in
+// their wire form, a set that is not sorted yet, nor anything with a null
+// or an empty object or array inside.
+func (d *Differ) shareable(k model.Kind, key string, v any) bool {
+	switch v.(type) {
+	case string, bool, float64:
+		return true
+	case map[string]any, []any:
+	default:
+		return false // not decoded JSON: cloneBody converts it
+	}
+	switch {
+	case len(d.ignore) > 0, key == "upstream", k == model.KindUpstream && key == "nodes":
+		return false
+	case k == model.KindSSL, k == model.KindGlobalRule, k == model.KindPluginMetadata:
+		return false // keys and fingerprints; plugin defaults at the top
+	}
+	for _, def := range d.kinds[k] {
+		if _, ok := def[key]; ok {
+			return false
+		}
+	}
+	if hasNullOrEmpty(v) {
+		return false
+	}
+	switch key {
+	case "labels":
+		m, ok := v.(map[string]any)
+		if !ok {
+			return false
+		}
+		for _, lv := range m {
+			if s, ok := lv.(string); ok && strings.HasPrefix(s, "[") {
+				return false // the wire form of a list: normalizeLabels rewrites it
+			}
+		}
+	}
+	if slices.Contains(setFields[k], key) {
+		a, ok := v.([]any)
+		if !ok {
+			return false
+		}
+		for i := 1; i < len(a); i++ {
+			x, ok1 := a[i-1].(string)
+			y, ok2 := a[i].(string)
+			if !ok1 || !ok2 || x > y {
+				return false // sortSet would reorder it
+			}
+		}
+		if len(a) == 1 {
+			_, ok := a[0].(string)
+			return ok
+		}
+	}
+	return true
+}
+
+// hasNullOrEmpty reports whether v holds, at any depth below it, what
+// dropEmpty removes (a null, an empty object or array, an empty
+// description), or anything that is not decoded JSON.
+func hasNullOrEmpty(v any) bool {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			if e == nil || isEmpty(e) || (k == "description" && e == "") || hasNullOrEmpty(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range t {
+			if e == nil || isEmpty(e) || hasNullOrEmpty(e) {
+				return true
+			}
+		}
+	case string, bool, float64:
+	default:
+		return true
+	}
+	return false
+}
+
 func (d *Differ) clonePlugins(ps map[string]any) map[string]any {
+	shared := true
+	for name, conf := range ps {
+		if conf == nil || hasNull(conf) || fillChanges(conf, d.plugins[name]) {
+			shared = false
+			break
+		}
+	}
+	if shared {
+		return ps // nothing to drop or fill: the configurations stay as they are
+	}
 	out := make(map[string]any, len(ps))
 	for name, conf := range ps {
 		switch {
 		case conf == nil:
-		case d.plugins[name] == nil && !hasNull(conf):
+		case !hasNull(conf) && !fillChanges(conf, d.plugins[name]):
 			out[name] = conf
 		default:
 			out[name] = cloneBody(conf)
 		}
 	}
 	return out
+}
+
+// fillChanges reports whether fill(conf, def) may change conf: a scalar
+// default where conf has no value, or an object or array default where
+// conf has that field (conservatively). A configuration that is not an
+// object is never filled.
+func fillChanges(conf any, def map[string]any) bool {
+	m, ok := conf.(map[string]any)
+	if !ok {
+		return false
+	}
+	for k, dv := range def {
+		cur, present := m[k]
+		switch dv.(type) {
+		case map[string]any, []any:
+			if present {
+				return true
+			}
+		default:
+			if !present || cur == nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // hasNull reports whether v holds a null member of an object, at any depth,

@@ -35,8 +35,8 @@ const (
 	// an unknown key, or invalid.
 	ReasonVerificationFailed Reason = "VerificationFailed"
 	// ReasonHistoryRewritten: the new tip does not descend from the last good
-	// one (a force-push). Fetch reports it in Result.Rewritten, never as an
-	// error; the daemon uses the reason when its policy refuses rewrites.
+	// one (a force-push) and Options.History refuses it. With the default
+	// policy Fetch reports a rewrite in Result.Rewritten, not as an error.
 	ReasonHistoryRewritten Reason = "HistoryRewritten"
 	// ReasonInputTooLarge: a file, the tree or the pack exceeds a limit.
 	ReasonInputTooLarge Reason = "InputTooLarge"
@@ -71,7 +71,28 @@ var (
 	// ErrUnsafeEntry: the tree holds a symlink, a submodule or a crafted
 	// name; the commit is refused.
 	ErrUnsafeEntry = errors.New("git: unsafe tree entry")
+	// ErrHistoryRewritten: the tip does not descend from the last good
+	// commit and HistoryRefuse is set; the cause is a *RewriteError. Keep
+	// the last good commit until the branch is restored or the tip is
+	// accepted.
+	ErrHistoryRewritten = errors.New("git: history rewritten")
 )
+
+// RewriteError is the cause of an ErrHistoryRewritten failure: which tip
+// was refused, and which commit it fails to descend from.
+type RewriteError struct {
+	Previous string // the last good commit
+	Commit   string // the refused tip
+	Revision string // the refused tip as main@sha1:<hash>
+}
+
+// RefusedRevision returns the refused tip's revision, for a caller that
+// shows the newest revision it did not apply.
+func (e *RewriteError) RefusedRevision() string { return e.Revision }
+
+func (e *RewriteError) Error() string {
+	return fmt.Sprintf("%s does not descend from the last good commit %s (a force-push), and rewritten history is refused: restore the branch, or accept the commit %s", e.Revision, e.Previous, e.Commit)
+}
 
 // Error is a failed fetch. It names the operation, the class of failure (one
 // of the sentinels above, matched with errors.Is), the path in the repository
@@ -127,6 +148,8 @@ func reasonOfClass(class error) Reason {
 		return ReasonInputTooLarge
 	case ErrUnsafeEntry:
 		return ReasonValidationFailed
+	case ErrHistoryRewritten:
+		return ReasonHistoryRewritten
 	default:
 		return ReasonFetchFailed
 	}

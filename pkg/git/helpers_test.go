@@ -403,16 +403,20 @@ func writeFile(t testing.TB, p, content string) string {
 func startSSHD(t testing.TB, hostKeyType, clientKeyType string) *sshServer {
 	t.Helper()
 	sshd := sshdPath(t)
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if os.Geteuid() == 0 {
 		// sshd running as root needs its privilege separation directory,
 		// which the package's service normally creates at boot.
 		if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
 			t.Fatalf("sshd needs /run/sshd: %v", err)
 		}
-	}
-	u, err := user.Current()
-	if err != nil {
-		t.Fatal(err)
+	} else if sh := loginShell(u.Uid); strings.HasSuffix(sh, "/nologin") || strings.HasSuffix(sh, "/false") {
+		// Without root, sshd can only log in as this user, through its
+		// login shell.
+		t.Skipf("user %s has the login shell %s, which cannot run git-upload-pack over SSH: skipping SSH tests", u.Username, sh)
 	}
 	dir := t.TempDir()
 	hostKey := sshKeygen(t, dir, "host_"+hostKeyType, hostKeyType)
@@ -448,6 +452,22 @@ func startSSHD(t testing.TB, hostKeyType, clientKeyType string) *sshServer {
 		knownHosts:  known,
 		clientKey:   clientKey,
 	}
+}
+
+// loginShell returns the login shell of the user uid from /etc/passwd, ""
+// when it is not there.
+func loginShell(uid string) string {
+	data, err := os.ReadFile("/etc/passwd")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) == 7 && f[2] == uid {
+			return f[6]
+		}
+	}
+	return ""
 }
 
 func (s *sshServer) repoURL(r *testRepo) string {

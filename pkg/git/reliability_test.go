@@ -359,6 +359,14 @@ func TestG3ForcePush(t *testing.T) {
 		t.Errorf("no log line for the rewrite:\n%s", logText(logs))
 	}
 	amended := r.Commit.Hash
+	// The rewrite is reported once, by the fetch that found the ref
+	// moved: polls of the same tip are plain no-change polls.
+	for range 2 {
+		r = mustFetch(t, src)
+		if !r.Unchanged || r.Rewritten || r.Previous != amended || r.Stats.PackRequests != 0 {
+			t.Errorf("poll after the amend: unchanged=%v rewritten=%v previous=%s stats %+v", r.Unchanged, r.Rewritten, r.Previous, r.Stats)
+		}
+	}
 
 	// An unrelated history, force-pushed.
 	repo.git("checkout", "-q", "--orphan", "fresh")
@@ -382,6 +390,119 @@ func TestG3ForcePush(t *testing.T) {
 	r = mustFetch(t, cold)
 	if !r.Rewritten || r.Previous != unrelated {
 		t.Errorf("after restart: rewritten=%v previous=%s", r.Rewritten, r.Previous)
+	}
+}
+
+// TestG3RefuseRewrite: with HistoryRefuse a force-push fails every fetch
+// with HistoryRewritten — also after more commits on top of it and after a
+// restart — until the branch is restored or AcceptRewrite names the tip.
+// The acknowledgement is spent once taken: the next force-push is refused.
+func TestG3RefuseRewrite(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	repo := newTestRepo(t, root, "g3refuse")
+	repo.commitFiles("base", map[string]string{"a.yaml": "v: 0\n"})
+	good := repo.commitFiles("good", map[string]string{"a.yaml": "v: 1\n"})
+	srv := newHTTPServer(t, root, false)
+	cache := filepath.Join(t.TempDir(), "cache")
+	log, logs := observed()
+	open := func(accept string) *Source {
+		return newSource(t, Options{URL: srv.repoURL(repo), CacheDir: cache, History: HistoryRefuse, AcceptRewrite: accept, Logger: log})
+	}
+	src := open("")
+	mustFetch(t, src)
+
+	refused := func(s *Source, tip string) Stats {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		r, err := s.Fetch(ctx)
+		var e *Error
+		var rw *RewriteError
+		if !errors.As(err, &e) || !errors.Is(err, ErrHistoryRewritten) || !errors.As(err, &rw) || r.Files != nil {
+			t.Fatalf("fetch of %s: %v (files %v), want ErrHistoryRewritten", tip[:7], err, r.Files != nil)
+		}
+		if e.Reason() != string(ReasonHistoryRewritten) || rw.Previous != good || rw.Commit != tip || rw.Revision != "main@sha1:"+tip {
+			t.Errorf("refusal: reason %s, %+v", e.Reason(), rw)
+		}
+		return r.Stats
+	}
+
+	// An amended tip is refused, and so is every poll of it, cheaply.
+	repo.write(map[string]string{"a.yaml": "v: amended\n"})
+	repo.git("add", "-A")
+	repo.git("commit", "-q", "--amend", "-m", "amended")
+	repo.git("push", "-q", "-f", "origin", "HEAD:main")
+	amended := repo.git("rev-parse", "HEAD")
+	refused(src, amended)
+	if st := refused(src, amended); st.Advertisements != 1 || st.PackRequests != 0 {
+		t.Errorf("poll of the refused tip: %+v, want one advertisement", st)
+	}
+	if n := strings.Count(logText(logs), "refusing the new commit"); n != 1 {
+		t.Errorf("the refusal of one tip is logged %d times, want once:\n%s", n, logText(logs))
+	}
+	// A commit on top of the refused history does not launder it.
+	onTop := repo.commitFiles("on top", map[string]string{"a.yaml": "v: 2\n"})
+	refused(src, onTop)
+	// Nor does a restart: the last good commit is in the cache.
+	src = open("")
+	refused(src, onTop)
+
+	// Accepting the amended commit does nothing for the tip on top of it.
+	src = open(amended)
+	refused(src, onTop)
+	// Accepting the tip takes it, reported as a rewrite, once.
+	src = open(onTop)
+	r := mustFetch(t, src)
+	if r.Commit.Hash != onTop || !r.Rewritten || r.Previous != good || fsFiles(t, r)["a.yaml"] != "v: 2\n" {
+		t.Errorf("accepted: commit %s rewritten=%v previous=%s", r.Commit.Hash[:7], r.Rewritten, r.Previous)
+	}
+	if r = mustFetch(t, src); !r.Unchanged || r.Rewritten {
+		t.Errorf("poll after the acceptance: unchanged=%v rewritten=%v", r.Unchanged, r.Rewritten)
+	}
+	// Commits on top of the accepted one are taken.
+	next := repo.commitFiles("next", map[string]string{"a.yaml": "v: 3\n"})
+	if r = mustFetch(t, src); r.Commit.Hash != next || r.Rewritten {
+		t.Errorf("fast-forward after the acceptance: commit %s rewritten=%v", r.Commit.Hash[:7], r.Rewritten)
+	}
+	// The acknowledgement is spent: going back to before it is a new
+	// rewrite, refused.
+	repo.git("reset", "-q", "--hard", good)
+	repo.git("push", "-q", "-f", "origin", "HEAD:main")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := src.Fetch(ctx); !errors.Is(err, ErrHistoryRewritten) {
+		t.Errorf("a second force-push with a spent acknowledgement: %v", err)
+	}
+	// Restoring the branch (its tip descends from the last good commit
+	// again) ends the refusal without any acknowledgement.
+	repo.git("reset", "-q", "--hard", next)
+	restored := repo.commitFiles("restored", map[string]string{"a.yaml": "v: 4\n"})
+	if r = mustFetch(t, src); r.Commit.Hash != restored || r.Rewritten || r.Previous != next {
+		t.Errorf("restored: commit %s rewritten=%v previous=%s", r.Commit.Hash[:7], r.Rewritten, r.Previous)
+	}
+}
+
+func TestHistoryOptions(t *testing.T) {
+	t.Parallel()
+	hash := strings.Repeat("a", 40)
+	for _, tt := range []struct {
+		name string
+		o    Options
+		want string
+	}{
+		{"unknown policy", Options{History: "ignore"}, "history policy"},
+		{"acceptance while following", Options{AcceptRewrite: hash}, "means nothing"},
+		{"short hash", Options{History: HistoryRefuse, AcceptRewrite: "abc1234"}, "full 40-digit"},
+		{"not hex", Options{History: HistoryRefuse, AcceptRewrite: strings.Repeat("z", 40)}, "full 40-digit"},
+	} {
+		tt.o.URL = "https://git.example.com/r.git"
+		if _, err := New(tt.o); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
+		}
+	}
+	if _, err := New(Options{URL: "https://git.example.com/r.git", History: HistoryRefuse, AcceptRewrite: strings.ToUpper(hash)}); err != nil {
+		t.Errorf("an upper-case hash: %v", err)
 	}
 }
 

@@ -69,11 +69,38 @@ type Options struct {
 	// Entries it leaves out are still refused when unsafe, but are neither
 	// read nor counted against the limits.
 	Include func(path string) bool
+	// History says what a fetch does when the ref has moved to a commit
+	// that does not descend from the last good one (a force-push):
+	// HistoryFollow (the default) takes it and reports Result.Rewritten;
+	// HistoryRefuse fails with ErrHistoryRewritten.
+	History HistoryPolicy
+	// AcceptRewrite, with HistoryRefuse, is the full hash of the one commit
+	// that may replace the last good commit without descending from it:
+	// the acknowledgement of one force-push. It applies to no other commit,
+	// and once that commit is taken the history descends from it, so the
+	// acknowledgement is spent.
+	AcceptRewrite string
 	// Logger receives one line per fetch that found a new commit, one per
 	// rewritten history, and a security line per refused tree entry. Nil
 	// discards them.
 	Logger *zap.Logger
 }
+
+// HistoryPolicy says whether a Source follows a force-push.
+type HistoryPolicy string
+
+// The history policies.
+const (
+	// HistoryFollow takes the new tip, as Flux and Argo CD do, and reports
+	// the rewrite once, in Result.Rewritten.
+	HistoryFollow HistoryPolicy = "follow"
+	// HistoryRefuse keeps the last good commit: a tip that does not descend
+	// from it fails every fetch with ErrHistoryRewritten until the branch is
+	// restored (its tip descends from the last good commit again) or
+	// Options.AcceptRewrite names the tip. With a CacheDir the last good
+	// commit is kept on disk, so a restart does not take the refused tip.
+	HistoryRefuse HistoryPolicy = "refuse"
+)
 
 // Source fetches the desired state from one ref of one repository. It is
 // safe for concurrent use; fetches are serialised.
@@ -91,6 +118,10 @@ type Source struct {
 	last       *Result // the last successful fetch
 	lastTarget plumbing.Hash
 	lastSigned []signedObject // what its verification checked
+	// refused is the tip HistoryRefuse turned down, with its error: while
+	// the ref stays there, a poll costs one advertisement.
+	refused    plumbing.Hash
+	refusedErr error
 }
 
 // Signature is a commit's author or committer.
@@ -141,7 +172,9 @@ type Result struct {
 	Previous string
 	// Rewritten reports a force-push: Previous is not an ancestor of this
 	// commit. Also reported when Previous is not within the newest 1,024
-	// commits, the most history a check will fetch.
+	// commits, the most history a check will fetch. It is reported once,
+	// by the fetch that found the ref moved; an unchanged poll of the same
+	// tip reports false.
 	Rewritten bool
 	Stats     Stats
 }
@@ -169,6 +202,22 @@ func New(o Options) (*Source, error) {
 	}
 	if o.Verify.Mode.tag() && ref.kind == refCommit {
 		return nil, fmt.Errorf("git source %s: verification mode %q needs a tag ref, not a commit", r, o.Verify.Mode)
+	}
+	switch o.History {
+	case "":
+		o.History = HistoryFollow
+	case HistoryFollow, HistoryRefuse:
+	default:
+		return nil, fmt.Errorf("git source %s: history policy %q: want %q or %q", r, o.History, HistoryFollow, HistoryRefuse)
+	}
+	if o.AcceptRewrite != "" {
+		if o.History != HistoryRefuse {
+			return nil, fmt.Errorf("git source %s: accepting the rewritten commit %s means nothing while rewritten history is followed anyway", r, o.AcceptRewrite)
+		}
+		if len(o.AcceptRewrite) != 40 || !plumbing.IsHash(o.AcceptRewrite) {
+			return nil, fmt.Errorf("git source %s: the accepted rewritten commit %q must be a full 40-digit commit hash", r, o.AcceptRewrite)
+		}
+		o.AcceptRewrite = strings.ToLower(o.AcceptRewrite)
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
@@ -297,6 +346,9 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 		if s.last != nil && tgt.hash == s.lastTarget {
 			return s.unchanged()
 		}
+		if s.refusedErr != nil && tgt.hash == s.refused {
+			return Result{}, s.refusedErr
+		}
 	}
 
 	c, err := s.openCache()
@@ -340,14 +392,6 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	var known map[plumbing.Hash][]byte
-	if s.last != nil {
-		known = s.last.Files.(*treeFS).blobs
-	}
-	files, err := readTree(c.store, commit, s.path, s.limits, known, s.opts.Include)
-	if err != nil {
-		return Result{}, s.damaged(c, err)
-	}
 	rewritten := false
 	if !previous.IsZero() && previous != commit.Hash {
 		d, err := dial()
@@ -359,6 +403,25 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 			return Result{}, err
 		}
 		rewritten = !ff
+	}
+	if rewritten && s.opts.History == HistoryRefuse && commit.Hash.String() != s.opts.AcceptRewrite {
+		// The last good commit stays in the cache state: the commits
+		// that follow must descend from it.
+		err := &Error{Op: "fetch", URL: s.remote.String(), Class: ErrHistoryRewritten, Err: &RewriteError{
+			Previous: previous.String(), Commit: commit.Hash.String(), Revision: tgt.revision(commit.Hash),
+		}}
+		s.log.Warn("git history rewritten: refusing the new commit, which does not descend from the last good one",
+			zap.String("revision", tgt.revision(commit.Hash)), zap.String("previous", previous.String()))
+		s.refused, s.refusedErr = tgt.hash, err
+		return Result{}, err
+	}
+	var known map[plumbing.Hash][]byte
+	if s.last != nil {
+		known = s.last.Files.(*treeFS).blobs
+	}
+	files, err := readTree(c.store, commit, s.path, s.limits, known, s.opts.Include)
+	if err != nil {
+		return Result{}, s.damaged(c, err)
 	}
 
 	c.state.Ref = s.opts.Ref
@@ -381,6 +444,7 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 	s.last = &res
 	s.lastTarget = tgt.hash
 	s.lastSigned = signed
+	s.refused, s.refusedErr = plumbing.ZeroHash, nil
 	return res, nil
 }
 
@@ -394,6 +458,9 @@ func (s *Source) unchanged() (Result, error) {
 	}
 	r := *s.last
 	r.Unchanged = true
+	// The force-push, if any, was reported by the fetch that found it.
+	r.Rewritten = false
+	r.Previous = r.Commit.Hash
 	r.Commit.Signatures = sigs
 	return r, nil
 }

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	yaml "sigs.k8s.io/yaml/goyaml.v3"
@@ -10,7 +11,9 @@ import (
 // decl is one resource declared in a file, with what the checks across
 // files need.
 type decl struct {
-	res   Resource
+	// res points into the file's resources (builder.made), which are not
+	// moved once emitted.
+	res   *Resource
 	label string // for error messages: `route "orders/list"`
 	// scope and name give the name that must be unique: two services (or
 	// two routes of one service…) may not share a name even when explicit
@@ -31,18 +34,20 @@ type fileResult struct {
 }
 
 // convertFile converts one parsed file into declarations.
-func convertFile(file string, doc *yaml.Node, env func(string) (string, bool)) fileResult {
+func convertFile(file string, doc *yaml.Node, env func(string) (string, bool), anchors bool) fileResult {
 	if doc == nil || len(doc.Content) == 0 {
 		return fileResult{}
 	}
-	c := &conv{file: file, env: env}
-	own, expanded, cyclic := expansion(doc)
-	c.aliasLeft = max(minAliasBudget, own)
-	switch {
-	case cyclic:
-		return fileResult{errs: []*Error{{File: file, Line: 1, Message: "a YAML alias refers to a node that contains it"}}}
-	case expanded-own > c.aliasLeft:
-		return fileResult{errs: []*Error{{File: file, Line: 1, Message: fmt.Sprintf("YAML aliases expand to too many values (more than %d)", c.aliasLeft)}}}
+	c := &conv{file: file, env: env, aliasLeft: minAliasBudget}
+	if anchors {
+		own, expanded, cyclic := expansion(doc)
+		c.aliasLeft = max(minAliasBudget, own)
+		switch {
+		case cyclic:
+			return fileResult{errs: []*Error{{File: file, Line: 1, Message: "a YAML alias refers to a node that contains it"}}}
+		case expanded-own > c.aliasLeft:
+			return fileResult{errs: []*Error{{File: file, Line: 1, Message: fmt.Sprintf("YAML aliases expand to too many values (more than %d)", c.aliasLeft)}}}
+		}
 	}
 	var out []decl
 	root := c.deref(doc.Content[0])
@@ -54,6 +59,10 @@ func convertFile(file string, doc *yaml.Node, env func(string) (string, bool)) f
 		return fileResult{errs: c.errs}
 	}
 	b := &builder{conv: c}
+	if n := countDecls(root); n > 0 {
+		b.made = make([]Resource, 0, n)
+		b.out = make([]decl, 0, n)
+	}
 	for _, p := range c.pairs(root) {
 		if c.aborted {
 			break
@@ -85,10 +94,57 @@ func convertFile(file string, doc *yaml.Node, env func(string) (string, bool)) f
 	return fileResult{decls: out}
 }
 
+// countDecls counts the resources a file's root mapping declares, at most,
+// from the lengths of its lists, so that they are stored without growing
+// their slices. Aliases and odd shapes may make it wrong: it only sizes.
+func countDecls(root *yaml.Node) int {
+	length := func(n *yaml.Node) int {
+		for n != nil && n.Kind == yaml.AliasNode {
+			n = n.Alias
+		}
+		switch {
+		case n == nil:
+			return 0
+		case n.Kind == yaml.MappingNode:
+			return len(n.Content) / 2
+		case n.Kind == yaml.SequenceNode:
+			return len(n.Content)
+		}
+		return 0
+	}
+	total := 0
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		list := root.Content[i+1]
+		for list != nil && list.Kind == yaml.AliasNode {
+			list = list.Alias
+		}
+		total += length(list)
+		if list == nil || list.Kind != yaml.SequenceNode {
+			continue
+		}
+		for _, item := range list.Content {
+			for item != nil && item.Kind == yaml.AliasNode {
+				item = item.Alias
+			}
+			if item == nil || item.Kind != yaml.MappingNode {
+				continue
+			}
+			for j := 0; j+1 < len(item.Content); j += 2 {
+				switch item.Content[j].Value {
+				case "routes", "stream_routes", "upstreams", "credentials", "consumers":
+					total += length(item.Content[j+1])
+				}
+			}
+		}
+	}
+	return total
+}
+
 // builder turns the top-level collections of one file into declarations.
 type builder struct {
 	*conv
-	out []decl
+	made []Resource // the resources of the declarations in out
+	out  []decl
 }
 
 // each walks a top-level list.
@@ -165,7 +221,7 @@ func label(kind Kind, name, fallback string) string {
 	if name == "" {
 		return string(kind) + " " + fallback
 	}
-	return fmt.Sprintf("%s %q", kind, name)
+	return string(kind) + " " + strconv.Quote(name) // as %q, without fmt's cost: one per resource
 }
 
 // mapping checks that n is a mapping, reporting it otherwise.
@@ -195,16 +251,18 @@ func takeID(body map[string]any, derived string) string {
 
 // emit records a declaration: all whose name is known take part in the
 // duplicate checks; ok says whether it was valid.
-func (b *builder) emit(d decl, ok bool) {
-	if d.name == "" || d.res.Key.ID == "" {
+func (b *builder) emit(r Resource, d decl, ok bool) {
+	if d.name == "" || r.Key.ID == "" {
 		return
 	}
+	b.made = append(b.made, r)
+	d.res = &b.made[len(b.made)-1] // a later growth copies the array; this one stays valid and unchanged
 	d.valid = ok
 	b.out = append(b.out, d)
 }
 
 func (b *builder) service(i int, item *yaml.Node) {
-	where := fmt.Sprintf("services[%d]", i)
+	where := "services[" + strconv.Itoa(i) + "]"
 	n, ok := b.mapping(item, where)
 	if !ok {
 		return
@@ -232,8 +290,7 @@ func (b *builder) service(i int, item *yaml.Node) {
 	}
 	key := Key{Kind: KindService, ID: takeID(body, ServiceID(svcName))}
 	svcLabel := b.res
-	b.emit(decl{
-		res:   Resource{Key: key, Name: svcName, Body: body, Origin: Origin{File: b.file, Line: n.Line}, Secrets: b.takeSecrets()},
+	b.emit(Resource{Key: key, Name: svcName, Body: body, Origin: Origin{File: b.file, Line: n.Line}, Secrets: b.takeSecrets()}, decl{
 		label: svcLabel, scope: "service", name: svcName,
 	}, ok)
 	if svcName == "" {
@@ -269,7 +326,7 @@ func (b *builder) children(n *yaml.Node, where, field string, fn func(int, *yaml
 		if b.aborted {
 			return
 		}
-		fn(j, cn, fmt.Sprintf("%s[%d]", where, j))
+		fn(j, cn, where+"["+strconv.Itoa(j)+"]")
 	}
 }
 
@@ -303,11 +360,10 @@ func (b *builder) child(item *yaml.Node, where string, kind Kind, s *schema, par
 	default:
 		id = takeID(body, RouteID(svcName, childName))
 	}
-	b.emit(decl{
-		res: Resource{
-			Key: Key{Kind: kind, ID: id}, Name: childName, Parent: parent, Body: body,
-			Origin: Origin{File: b.file, Line: n.Line}, Secrets: b.takeSecrets(),
-		},
+	b.emit(Resource{
+		Key: Key{Kind: kind, ID: id}, Name: childName, Parent: parent, Body: body,
+		Origin: Origin{File: b.file, Line: n.Line}, Secrets: b.takeSecrets(),
+	}, decl{
 		label: b.res, scope: string(kind) + "\x00" + svcName, name: childName,
 	}, ok)
 }
@@ -345,11 +401,10 @@ func (b *builder) ssl(i int, item *yaml.Node) {
 		setDefault(cl, "depth", 1.0)
 	}
 	name := strings.Join(snis, ",")
-	b.emit(decl{
-		res: Resource{
-			Key: Key{Kind: KindSSL, ID: takeID(body, SSLID(snis))}, Name: name, Body: body,
-			Origin: Origin{File: b.file, Line: n.Line}, Secrets: b.takeSecrets(),
-		},
+	b.emit(Resource{
+		Key: Key{Kind: KindSSL, ID: takeID(body, SSLID(snis))}, Name: name, Body: body,
+		Origin: Origin{File: b.file, Line: n.Line}, Secrets: b.takeSecrets(),
+	}, decl{
 		label: b.res, scope: "ssl", name: name,
 	}, ok)
 }
@@ -371,11 +426,10 @@ func (b *builder) consumer(where string, item *yaml.Node, parent Key, groupName 
 		ok = false
 	}
 	key := Key{Kind: KindConsumer, ID: username}
-	b.emit(decl{
-		res: Resource{
-			Key: key, Name: username, Parent: parent, Body: body,
-			Origin: Origin{File: b.file, Line: n.Line}, Secrets: b.takeSecrets(),
-		},
+	b.emit(Resource{
+		Key: key, Name: username, Parent: parent, Body: body,
+		Origin: Origin{File: b.file, Line: n.Line}, Secrets: b.takeSecrets(),
+	}, decl{
 		label: b.res, scope: "consumer", name: username,
 	}, ok)
 	if username == "" {
@@ -409,12 +463,11 @@ func (b *builder) credential(item *yaml.Node, where, parentLabel, username strin
 	if credName == "" || parent.IsZero() {
 		ok = false
 	}
-	b.emit(decl{
-		res: Resource{
-			Key:  Key{Kind: KindCredential, Consumer: username, ID: takeID(body, CredentialID(username, credName))},
-			Name: credName, Parent: parent, Body: body,
-			Origin: Origin{File: b.file, Line: n.Line}, Secrets: b.takeSecrets(),
-		},
+	b.emit(Resource{
+		Key:  Key{Kind: KindCredential, Consumer: username, ID: takeID(body, CredentialID(username, credName))},
+		Name: credName, Parent: parent, Body: body,
+		Origin: Origin{File: b.file, Line: n.Line}, Secrets: b.takeSecrets(),
+	}, decl{
 		label: b.res, scope: "credential\x00" + username, name: credName,
 	}, ok)
 }
@@ -436,8 +489,7 @@ func (b *builder) consumerGroup(i int, item *yaml.Node) {
 		ok = false
 	}
 	key := Key{Kind: KindConsumerGroup, ID: takeID(body, ConsumerGroupID(groupName))}
-	b.emit(decl{
-		res:   Resource{Key: key, Name: groupName, Body: body, Origin: Origin{File: b.file, Line: n.Line}, Secrets: b.takeSecrets()},
+	b.emit(Resource{Key: key, Name: groupName, Body: body, Origin: Origin{File: b.file, Line: n.Line}, Secrets: b.takeSecrets()}, decl{
 		label: b.res, scope: "consumer_group", name: groupName,
 	}, ok)
 	if groupName == "" {
@@ -476,11 +528,10 @@ func (b *builder) pluginMap(p pair, kind Kind) {
 			return
 		}
 		body, _ := v.(map[string]any)
-		b.emit(decl{
-			res: Resource{
-				Key: Key{Kind: kind, ID: e.key}, Name: e.key, Body: body,
-				Origin: Origin{File: b.file, Line: e.k.Line}, Secrets: b.takeSecrets(),
-			},
+		b.emit(Resource{
+			Key: Key{Kind: kind, ID: e.key}, Name: e.key, Body: body,
+			Origin: Origin{File: b.file, Line: e.k.Line}, Secrets: b.takeSecrets(),
+		}, decl{
 			label: b.res, scope: string(kind), name: e.key,
 		}, ok && vok)
 	}

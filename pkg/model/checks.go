@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 )
 
 // crossCheck finds the problems that involve more than one resource, across
@@ -142,8 +143,23 @@ func duplicateAuthKeys(decls []decl) Errors {
 // priority and the same further conditions. The gateway would pick one of
 // them arbitrarily.
 func duplicateRoutes(decls []decl, byKey map[Key]int) Errors {
+	// The map of signatures is the biggest of a load: it is sized once,
+	// from the lengths of the lists.
+	total := 0
+	for _, d := range decls {
+		if d.res.Key.Kind == KindRoute {
+			b := d.res.Body
+			uris, _ := b["uris"].([]any)
+			methods, _ := b["methods"].([]any)
+			hosts, _ := b["hosts"].([]any)
+			total += len(uris) * max(len(methods), 1) * max(len(hosts), 1)
+		}
+	}
 	var errs Errors
-	first := make(map[routeSig]int)
+	first := make(map[routeSig]int, total)
+	anyHost := []string{anyMatch}
+	var parent Key // routes follow their service: its hosts are worked out once
+	var parentHosts []string
 	for i, d := range decls {
 		if d.res.Key.Kind != KindRoute {
 			continue
@@ -151,21 +167,32 @@ func duplicateRoutes(decls []decl, byKey map[Key]int) Errors {
 		b := d.res.Body
 		hosts := strings1(b["hosts"])
 		if hosts == nil {
-			if j, ok := byKey[d.res.Parent]; ok {
-				hosts = strings1(decls[j].res.Body["hosts"])
+			if d.res.Parent != parent {
+				parent, parentHosts = d.res.Parent, nil
+				if j, ok := byKey[parent]; ok {
+					parentHosts = strings1(decls[j].res.Body["hosts"])
+				}
 			}
+			hosts = parentHosts
 		}
 		if hosts == nil {
-			hosts = []string{anyMatch}
+			hosts = anyHost
 		}
 		methods := strings1(b["methods"])
 		if methods == nil {
-			methods = []string{anyMatch}
+			methods = anyHost
 		}
 		var extra string
-		if b["priority"] != nil || b["vars"] != nil || b["remote_addrs"] != nil || b["filter_func"] != nil {
+		switch {
+		case b["vars"] != nil || b["remote_addrs"] != nil || b["filter_func"] != nil:
 			x, _ := json.Marshal([]any{b["priority"], b["vars"], b["remote_addrs"], b["filter_func"]}) // JSON values always marshal
 			extra = string(x)
+		case b["priority"] != nil:
+			// The common case, without json's reflection: a priority is a
+			// number (the schema says so), written as json would.
+			if f, ok := b["priority"].(float64); ok {
+				extra = "[" + strconv.FormatFloat(f, 'g', -1, 64) + ",null,null,null]"
+			}
 		}
 		if msg := routeClash(first, i, strings1(b["uris"]), hosts, methods, extra, decls); msg != "" {
 			errs = append(errs, &Error{File: d.res.Origin.File, Line: d.res.Origin.Line, Resource: d.label, Message: msg})

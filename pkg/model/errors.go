@@ -17,6 +17,14 @@ var ErrInvalid = errors.New("invalid configuration")
 // match ErrInvalid.
 var ErrTooLarge = errors.New("input too large")
 
+// ErrDecryptionRequired is matched by the errors Load returns for a file that
+// holds SOPS-encrypted content: values such as ENC[AES256_GCM,data:…] or the
+// top-level sops metadata block. Ciphertext is never sent to a gateway; such
+// a file is refused whole (nothing of it is converted) until it is
+// decrypted before loading. Callers report it with the reason
+// DecryptionRequired. Such an error does not match ErrInvalid.
+var ErrDecryptionRequired = errors.New("decryption required")
+
 // Size limits of the input, checked from file sizes before anything is read.
 const (
 	MaxFileSize = 4 << 20  // bytes in one file
@@ -31,7 +39,8 @@ type Error struct {
 	Resource string // the resource concerned, such as `route "orders/list"`; empty for file-level problems
 	Message  string
 
-	tooLarge bool
+	tooLarge  bool
+	encrypted bool
 }
 
 // Error renders file:line: resource: message, leaving out what is empty.
@@ -52,10 +61,14 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Is reports whether target is ErrInvalid, or ErrTooLarge for a size error.
+// Is reports whether target is ErrInvalid, or ErrTooLarge for a size error,
+// or ErrDecryptionRequired for encrypted content.
 func (e *Error) Is(target error) bool {
-	if e.tooLarge {
+	switch {
+	case e.tooLarge:
 		return target == ErrTooLarge
+	case e.encrypted:
+		return target == ErrDecryptionRequired
 	}
 	return target == ErrInvalid
 }

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -37,9 +38,11 @@ type LoadOptions struct {
 //
 // Files larger than MaxFileSize, or a set of files larger than MaxTreeSize,
 // are refused from their sizes before anything is parsed: the error matches
-// ErrTooLarge. Invalid input gives an Errors listing every problem found,
-// each with file, line and resource; it matches ErrInvalid. Any other error
-// (reading the FS) is returned wrapped and matches neither.
+// ErrTooLarge. A file holding SOPS ciphertext is refused from its bytes,
+// before it is parsed: the error matches ErrDecryptionRequired. Invalid
+// input gives an Errors listing every problem found, each with file, line
+// and resource; it matches ErrInvalid. Any other error (reading the FS) is
+// returned wrapped and matches none of them.
 //
 // Load is deterministic: the same files and variables give the same
 // resources and the same errors.
@@ -66,24 +69,37 @@ func Load(fsys fs.FS, opts LoadOptions) ([]Resource, error) {
 		errs = append(errs, r.errs...)
 		decls = append(decls, r.decls...)
 	}
-	errs = append(errs, crossCheck(decls)...)
+	if len(errs) > 0 {
+		// Every mistake at once: the cross-file checks too.
+		errs = append(errs, crossCheck(decls)...)
+		sortErrors(errs)
+		return nil, errs
+	}
+	// The cross-file checks read the resources where the files' builders
+	// put them; the copy returned is sorted meanwhile, on another core.
+	out := make([]Resource, len(decls))
+	for i, d := range decls {
+		out[i] = *d.res
+	}
+	sorted := make(chan struct{})
+	go func() {
+		defer close(sorted)
+		slices.SortFunc(out, func(a, b Resource) int {
+			switch {
+			case a.Key == b.Key:
+				return 0
+			case a.Key.Less(b.Key):
+				return -1
+			}
+			return 1
+		})
+	}()
+	errs = crossCheck(decls)
+	<-sorted
 	if len(errs) > 0 {
 		sortErrors(errs)
 		return nil, errs
 	}
-	out := make([]Resource, len(decls))
-	for i, d := range decls {
-		out[i] = d.res // every decl is valid: there were no errors
-	}
-	slices.SortFunc(out, func(a, b Resource) int {
-		switch {
-		case a.Key == b.Key:
-			return 0
-		case a.Key.Less(b.Key):
-			return -1
-		}
-		return 1
-	})
 	return out, nil
 }
 
@@ -93,12 +109,20 @@ type file struct {
 	size int64
 }
 
-// loadable reports whether a file found by walking is loaded.
-func loadable(name string) bool {
-	if strings.HasPrefix(name, ".") {
-		return false
+// IsConfigFile reports whether Load reads the file at rel when it walks a
+// directory: rel is slash-separated and relative to the directory walked;
+// no element of it starts with "." (so .git/ and dot-files are skipped),
+// and its name ends in .yaml, .yml or .json, in any case. A source that
+// reads a tree before loading it (a Git commit) uses it to read, and count
+// against the size limits, exactly the files Load will read. (A file named
+// in LoadOptions.Paths is read whatever its name.)
+func IsConfigFile(rel string) bool {
+	for part := range strings.SplitSeq(rel, "/") {
+		if strings.HasPrefix(part, ".") {
+			return false
+		}
 	}
-	switch strings.ToLower(path.Ext(name)) {
+	switch strings.ToLower(path.Ext(rel)) {
 	case ".yaml", ".yml", ".json":
 		return true
 	}
@@ -142,7 +166,7 @@ func listFiles(fsys fs.FS, roots []string) ([]file, error) {
 				}
 				return nil
 			}
-			if d.IsDir() || !loadable(d.Name()) {
+			if d.IsDir() || !IsConfigFile(d.Name()) { // its directories were checked on the way down
 				return nil
 			}
 			info, err := d.Info()
@@ -228,11 +252,62 @@ func loadFile(fsys fs.FS, fi file, env func(string) (string, bool)) fileResult {
 	if len(data) > MaxFileSize {
 		return fileResult{errs: []*Error{tooLarge(name, fmt.Sprintf("the file is over the limit of %d bytes (4 MiB)", MaxFileSize))}}
 	}
+	if e := encrypted(name, data); e != nil {
+		return fileResult{errs: []*Error{e}}
+	}
 	doc, perr := parseYAML(name, data)
 	if perr != nil {
 		return fileResult{errs: []*Error{perr}}
 	}
-	return convertFile(name, doc, env)
+	// Without an anchor (&) there can be no alias or merge to measure.
+	return convertFile(name, doc, env, bytes.IndexByte(data, '&') >= 0)
+}
+
+// sopsValue starts every value SOPS encrypts; SOPS has no other cipher.
+var sopsValue = []byte("ENC[AES256_GCM,")
+
+// encrypted refuses a file that holds SOPS-encrypted values or SOPS's
+// metadata block (a top-level sops key: "sops:" at the start of a line in
+// YAML, "sops": in JSON), before it is parsed: ciphertext never reaches a
+// resource, so it can never be sent (reliability row B5). The message
+// names the line and never quotes the content.
+func encrypted(name string, data []byte) *Error {
+	at := bytes.Index(data, sopsValue)
+	what := "SOPS-encrypted values (ENC[AES256_GCM,…])"
+	if at < 0 {
+		at = sopsMetadata(data)
+		what = "SOPS metadata (a top-level sops key)"
+	}
+	if at < 0 {
+		return nil
+	}
+	return &Error{
+		File: name, Line: 1 + bytes.Count(data[:at], []byte("\n")), encrypted: true,
+		Message: "the file holds " + what + ", and ciphertext is never sent to the gateway: " +
+			"decrypt the file before the reconciler reads it (for example sops --decrypt in the step that checks it out), " +
+			"or refer to the secret with $secret:// or $env://",
+	}
+}
+
+// sopsMetadata returns the offset of a SOPS metadata key, or -1.
+func sopsMetadata(data []byte) int {
+	if bytes.HasPrefix(data, []byte("sops:")) {
+		return 0
+	}
+	if j := bytes.Index(data, []byte("\nsops:")); j >= 0 {
+		return j + 1
+	}
+	for rest, off := data, 0; ; {
+		j := bytes.Index(rest, []byte(`"sops"`))
+		if j < 0 {
+			return -1
+		}
+		after := bytes.TrimLeft(rest[j+len(`"sops"`):], " \t\r\n")
+		if len(after) > 0 && after[0] == ':' {
+			return off + j
+		}
+		rest, off = rest[j+1:], off+j+1
+	}
 }
 
 // readAll is io.ReadAll with a first buffer of the expected size.

@@ -191,3 +191,39 @@ func TestLoadDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestIsConfigFile checks the exported rule against what Load reads when it
+// walks a tree, so that sources that use the rule read the same files.
+func TestIsConfigFile(t *testing.T) {
+	paths := map[string]bool{
+		"adc.yaml": true, "a/b.YML": true, "x.json": true, "d/e/f.Yaml": true,
+		"README.md": false, "logo.png": false, "yaml": false,
+		".hidden.yaml": false, ".github/x.yaml": false, "a/.b/c.yaml": false, "a/b/.c.json": false,
+	}
+	fsys := fstest.MapFS{}
+	for p := range paths {
+		// Each file declares a consumer named after its index, so the
+		// loaded names say which files were read.
+		fsys[p] = &fstest.MapFile{Data: []byte(fmt.Sprintf(`{"consumers": [{"username": "u%x"}]}`, len(fsys)))}
+	}
+	names := map[string]string{}
+	for p, f := range fsys {
+		names[strings.TrimSuffix(strings.TrimPrefix(string(f.Data), `{"consumers": [{"username": "`), `"}]}`)] = p
+	}
+	rs, err := Load(fsys, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded := map[string]bool{}
+	for _, r := range rs {
+		loaded[names[r.Name]] = true
+	}
+	for p, want := range paths {
+		if IsConfigFile(p) != want {
+			t.Errorf("IsConfigFile(%q) = %v", p, !want)
+		}
+		if loaded[p] != want {
+			t.Errorf("Load read %q: %v, want %v", p, loaded[p], want)
+		}
+	}
+}

@@ -771,8 +771,12 @@ func (c *conv) labels(n *yaml.Node) (any, bool) {
 }
 
 func (c *conv) labelValue(p pair) (any, bool) {
-	if p.key == ManagedByLabel {
+	switch p.key {
+	case ManagedByLabel:
 		c.errAt(p.k.Line, "the label %s is reserved: the reconciler sets it on what it writes", ManagedByLabel)
+		return nil, false
+	case FingerprintLabel:
+		c.errAt(p.k.Line, "the label %s is reserved: the reconciler sets it on SSLs to notice a changed private key", FingerprintLabel)
 		return nil, false
 	}
 	if p.key == "" {
@@ -840,6 +844,13 @@ func isSpace(r rune) bool {
 // ManagedByLabel is the label that marks the objects the reconciler owns. A
 // configuration may not set it.
 const ManagedByLabel = "managed-by"
+
+// FingerprintLabel is the label the reconciler writes on SSL objects with
+// the fingerprint of their private keys (see diff.FingerprintLabel), since
+// the Admin API never returns the keys. A configuration may not set it: a
+// value in a file would stand in for the real fingerprint and hide a
+// changed key.
+const FingerprintLabel = "reconciler-key-sha256"
 
 // parseNumber parses a substituted string as a number.
 func parseNumber(s string) (float64, error) {

@@ -69,12 +69,9 @@ func parseYAML(file string, data []byte) (*yaml.Node, *Error) {
 // mayHaveSeveralDocuments reports whether data has a document marker (---
 // or ...) at the start of a line, the only way a second document can start.
 func mayHaveSeveralDocuments(data []byte) bool {
-	for _, m := range [][]byte{[]byte("---"), []byte("...")} {
-		if bytes.HasPrefix(data, m) || bytes.Contains(data, append([]byte("\n"), m...)) || bytes.Contains(data, append([]byte("\r"), m...)) {
-			return true
-		}
-	}
-	return false
+	return bytes.HasPrefix(data, []byte("---")) || bytes.HasPrefix(data, []byte("...")) ||
+		bytes.Contains(data, []byte("\n---")) || bytes.Contains(data, []byte("\n...")) ||
+		bytes.Contains(data, []byte("\r---")) || bytes.Contains(data, []byte("\r..."))
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: (?:line (\d+): )?`)
