@@ -14,12 +14,28 @@ import (
 	"github.com/gitops-gateway/reconciler/pkg/model"
 )
 
-// FingerprintLabel is the label that carries the fingerprint of an SSL
-// object's private keys. The Admin API never returns private keys, so they
-// cannot be compared; instead the write form of every desired SSL (see
-// WriteForm) carries this label, and a changed key shows as a changed label.
-// A live SSL without the label (written by ADC or by hand) is compared
-// without it: its key cannot be checked, exactly as ADC cannot.
+// FingerprintLabel is the label that carries the fingerprint (see
+// Fingerprint) of the private keys of the object that carries it. Private
+// keys never read back as written, so they are never compared:
+//
+//   - an SSL object's keys (certificates[].key): GET strips them;
+//   - an upstream's TLS client key (tls.client_key, of an extra upstream
+//     or of a service's inline upstream): APISIX stores it encrypted and
+//     GET shows the ciphertext (it decrypts plugin fields only).
+//
+// Instead the write form of every desired object with a key (see
+// WriteForm) carries this label, on the object that carries the key: the
+// SSL's labels, the extra upstream's labels, the inline upstream's labels
+// (upstream.labels of the service, which APISIX stores on the upstream
+// object of the service's ID and API7 inline in the service). A changed key
+// then shows as a changed label, and a changed upstream key rewrites only
+// the upstream. The label sits next to the key rather than on the owning
+// service because an extra upstream is written on its own, and because a
+// service's upstream may be rewritten without the service.
+//
+// A live object without the label (written by ADC or by hand) is compared
+// without it: its key cannot be checked, exactly as ADC cannot. The live
+// key itself is never fingerprinted, since it may be ciphertext.
 const FingerprintLabel = model.FingerprintLabel
 
 // Options configure normalisation and comparison.
@@ -272,7 +288,7 @@ func (d *Differ) cloneTop(k model.Kind, body map[string]any) map[string]any {
 // body of kind k unchanged, so that it need not be copied: a scalar; or,
 // without ignore rules (which may remove anything), an object or array
 // that no default, no rewriting rule and no dropping of empties reaches —
-// not an inline upstream, an upstream's nodes, an SSL's parts, labels in
+// not an inline upstream, an upstream's nodes or tls, an SSL's parts, labels in
 // their wire form, a set that is not sorted yet, nor anything with a null
 // or an empty object or array inside.
 func (d *Differ) shareable(k model.Kind, key string, v any) bool {
@@ -284,7 +300,7 @@ func (d *Differ) shareable(k model.Kind, key string, v any) bool {
 		return false // not decoded JSON: cloneBody converts it
 	}
 	switch {
-	case len(d.ignore) > 0, key == "upstream", k == model.KindUpstream && key == "nodes":
+	case len(d.ignore) > 0, key == "upstream", k == model.KindUpstream && (key == "nodes" || key == "tls"):
 		return false
 	case k == model.KindSSL, k == model.KindGlobalRule, k == model.KindPluginMetadata:
 		return false // keys and fingerprints; plugin defaults at the top
@@ -539,7 +555,8 @@ func normalizeLabels(l map[string]any) {
 }
 
 // normalizeUpstream turns the node map form {"host:port": weight} into the
-// array form and fills a missing port from the scheme, as the gateway does.
+// array form, fills a missing port from the scheme, as the gateway does,
+// and drops the TLS client key.
 func normalizeUpstream(u map[string]any) {
 	for _, f := range serverFields {
 		delete(u, f)
@@ -547,6 +564,11 @@ func normalizeUpstream(u map[string]any) {
 	rename(u, "desc", "description")
 	if l, ok := u["labels"].(map[string]any); ok {
 		normalizeLabels(l)
+	}
+	if tls, ok := u["tls"].(map[string]any); ok {
+		// Read back encrypted from APISIX: never compared (see
+		// FingerprintLabel).
+		delete(tls, "client_key")
 	}
 	scheme, _ := u["scheme"].(string)
 	switch nodes := u["nodes"].(type) {
