@@ -342,3 +342,28 @@ func TestDuplicateKeysFirstWins(t *testing.T) {
 	}
 }
 
+// TestTLSVerifyDefault: APISIX before 3.14 stores tls.verify false next to
+// a client certificate; it is the default everywhere, so not a change.
+func TestTLSVerifyDefault(t *testing.T) {
+	up := func(tls map[string]any) model.Resource {
+		return model.Resource{
+			Key: model.Key{Kind: model.KindUpstream, ID: "u"}, Name: "u", Parent: model.Key{Kind: model.KindService, ID: "s"},
+			Body: map[string]any{"nodes": []any{map[string]any{"host": "h", "port": 443.0, "weight": 1.0}}, "tls": tls},
+		}
+	}
+	tests := []struct {
+		name       string
+		want, live map[string]any
+		changed    bool
+	}{
+		{"stored default", map[string]any{"client_cert_id": "c"}, map[string]any{"client_cert_id": "c", "verify": false}, false},
+		{"only the default", nil, map[string]any{"verify": false}, false},
+		{"verify turned on", map[string]any{"client_cert_id": "c"}, map[string]any{"client_cert_id": "c", "verify": true}, true},
+	}
+	for _, tt := range tests {
+		cs := diff.Compute([]model.Resource{up(tt.want)}, []model.Resource{up(tt.live)})
+		if cs.Empty() == tt.changed {
+			t.Errorf("%s: changes = %s", tt.name, diff.Text(cs, diff.TextOptions{}))
+		}
+	}
+}

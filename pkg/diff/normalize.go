@@ -44,8 +44,8 @@ type Options struct {
 	// before 3.14, API7 Enterprise's /api/schema/core). They are filled into
 	// both sides, before the built-in defaults that hold on every version
 	// (upstream type roundrobin, scheme http, pass_host pass, hash_on vars,
-	// node priority 0, route priority 0 and status 1, SSL type server and
-	// status 1).
+	// node priority 0, keepalive_pool 320/60/1000, tls.verify false, route
+	// priority 0 and status 1, SSL type server and status 1).
 	Defaults model.Defaults
 	// Ignore lists the fields that are never compared.
 	Ignore []IgnoreRule
@@ -157,6 +157,8 @@ func builtinDefaults() map[model.Kind]map[string]any {
 			"keepalive_pool": map[string]any{
 				"size": 320.0, "idle_timeout": 60.0, "requests": 1000.0,
 			},
+			// Stored by APISIX before 3.14 next to a client certificate.
+			"tls": map[string]any{"verify": false},
 		},
 		model.KindRoute: {"priority": 0.0, "status": 1.0},
 		model.KindSSL: {
