@@ -138,7 +138,6 @@ func apisix313Core() map[model.Kind]map[string]any {
 
 // apisix313Plugins is the fallback when a server has no plugin schema
 // endpoint: the plugin defaults APISIX 3.13 was recorded storing.
-// apisix313ConsumerPlugins is its counterpart for consumer schemas.
 func apisix313Plugins() map[string]map[string]any {
 	return map[string]map[string]any{
 		"key-auth":         {"header": "apikey", "query": "apikey", "hide_credentials": false},

@@ -163,3 +163,20 @@ func TestEmulatorConsumerSchema(t *testing.T) {
 		t.Errorf("consumer schema of cors: %v, want 400 not found schema", err)
 	}
 }
+
+// TestConsumerPluginDefaultsFallback: a server without plugins/list gets
+// the built-in 3.13 consumer defaults before 3.14, and none after.
+func TestConsumerPluginDefaultsFallback(t *testing.T) {
+	d13 := apisixDefaults(parseVersion(BackendAPISIX, "3.13.0"), apisix313Plugins(), apisix313ConsumerPlugins())
+	if diff := cmp.Diff(map[string]map[string]any{"jwt-auth": jwt313ConsumerDefaults}, d13.ConsumerPlugins); diff != "" {
+		t.Errorf("3.13 fallback (-want +got):\n%s", diff)
+	}
+	if d18 := apisixDefaults(v318, apisix313Plugins(), apisix313ConsumerPlugins()); d18.ConsumerPlugins != nil {
+		t.Errorf("3.18 stores no consumer defaults, got %v", d18.ConsumerPlugins)
+	}
+	// Empty entries are left out.
+	d := apisixDefaults(parseVersion(BackendAPISIX, "3.13.0"), nil, map[string]map[string]any{"key-auth": {}})
+	if d.ConsumerPlugins != nil {
+		t.Errorf("an empty entry: %v", d.ConsumerPlugins)
+	}
+}
