@@ -12,6 +12,15 @@
 // kind orders below break ties among ready steps, so the pipe to the
 // gateway stays full with dependencies first.
 //
+// A resource depends on its parent (a route's or stream route's service, an
+// extra upstream's service, a credential's consumer, a consumer's group)
+// and on every object its body names by ID, at any depth: upstream_id
+// (routes, services, and the traffic-split plugin's weighted upstreams
+// anywhere), service_id, group_id, and an upstream's tls.client_cert_id
+// (an SSL of type client, whose update also goes first). A service whose
+// plugin names one of its own extra upstreams is written before it and
+// deleted before it (see Plan.link).
+//
 // This departs from design §7, which lists deletes first. Writing before
 // deleting means that a resource that moves to a new ID (a renamed route or
 // service, a route moved to another service, an SSL whose SNIs changed, a
