@@ -168,6 +168,25 @@ var fastEdgeCases = []string{
 	"a: \u2028\n",
 	"a: b\n  # c\n  d\n",
 	"services:\n- name: x\n  routes:\n  - name: r\n    uris: [/]\n",
+	"a:\n- b\n  c\n",
+	"a:\n- b\n# c\n  d: e\n",
+	"a: b\n# c\n  d: e\n",
+	"a:#b\n",
+	"1: a\n-2: b\n0x3: c\n",
+	"a: {b: c: d}\n",
+	"a: b #c #d\n",
+	deepBlock(60),
+	deepBlock(70),
+}
+
+// deepBlock nests n block mappings.
+func deepBlock(n int) string {
+	var b strings.Builder
+	for i := range n {
+		b.WriteString(strings.Repeat(" ", i) + "k:\n")
+	}
+	b.WriteString(strings.Repeat(" ", n) + "k: v\n")
+	return b.String()
 }
 
 // TestFastParseAgreesWithGoyaml runs every seed through both parsers.
@@ -232,7 +251,7 @@ func TestFastParseDeclines(t *testing.T) {
 		"a: |\n  b\n", "a:\n", "a: b\n  c\n", "a: [b,\n  c]\n", "a: b\t\n", "a: b\r\n",
 		"a: \"b\n c\"\n", "a: {b}\n", "a: [b, c,]\n", "a: b: c\n", "? a\n: b\n",
 		strings.Repeat("[", 70) + strings.Repeat("]", 70) + "\n",
-		strings.Repeat("k", 1100) + ": v\n",
+		strings.Repeat("k", 1100) + ": v\n", deepBlock(70),
 	} {
 		if _, ok := fastParse([]byte(in)); ok {
 			t.Errorf("fastParse answered for %q", in)
