@@ -118,9 +118,10 @@ type dumper struct {
 }
 
 // dumpYAML marshals live resources as ADC-format YAML: without the key
-// fingerprint label, with a ${VAR} reference for every private key (which
-// the Admin API never returns) and, unless includeSecrets, for every other
-// secret (credential keys, passwords: see diff.SecretPointers).
+// fingerprint labels, with a ${VAR} reference for every private key (which
+// the Admin API never returns as written: see diff.WriteOnlyPointers) and,
+// unless includeSecrets, for every other secret (credential keys,
+// passwords: see diff.SecretPointers).
 func dumpYAML(rs []model.Resource, opts model.MarshalOptions, includeSecrets bool) ([]byte, []secretVar, error) {
 	d := &dumper{includeSecrets: includeSecrets, used: map[string]bool{}, replace: map[string]string{}}
 	out := make([]model.Resource, 0, len(rs))
@@ -138,21 +139,16 @@ func dumpYAML(rs []model.Resource, opts model.MarshalOptions, includeSecrets boo
 }
 
 func (d *dumper) resource(r model.Resource) model.Resource {
-	if r.Key.Kind == model.KindSSL {
-		r = diff.StripFingerprint(r)
-	}
+	r = diff.StripFingerprint(r)
 	var ptrs []string
 	if !d.includeSecrets {
 		ptrs = diff.SecretPointers(r)
 	}
-	if r.Key.Kind == model.KindSSL {
-		// Keys are never read back: every certificate gets a reference.
-		certs, _ := r.Body["certificates"].([]any)
-		for i := range certs {
-			p := fmt.Sprintf("/certificates/%d/key", i)
-			if !slices.Contains(ptrs, p) {
-				ptrs = append(ptrs, p)
-			}
+	// Private keys are never read back as written (SSL keys are stripped,
+	// upstream client keys encrypted): each gets a reference.
+	for _, p := range diff.WriteOnlyPointers(r) {
+		if !slices.Contains(ptrs, p) {
+			ptrs = append(ptrs, p)
 		}
 	}
 	if len(ptrs) == 0 {

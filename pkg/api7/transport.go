@@ -26,13 +26,16 @@ func newTransport(cfg Config) (*http.Transport, error) {
 	}
 	dialer := &net.Dialer{Timeout: min(cfg.Timeout, 30*time.Second), KeepAlive: 30 * time.Second}
 	return &http.Transport{
-		Proxy:                 nil, // no proxy from the environment: the token goes to the server only
-		DialContext:           dialer.DialContext,
-		TLSClientConfig:       tlsCfg,
-		TLSHandshakeTimeout:   min(cfg.Timeout, 10*time.Second),
-		MaxIdleConns:          cfg.Concurrency * 2,
-		MaxIdleConnsPerHost:   cfg.Concurrency * 2,
-		MaxConnsPerHost:       0,
+		Proxy:               nil, // no proxy from the environment: the token goes to the server only
+		DialContext:         dialer.DialContext,
+		TLSClientConfig:     tlsCfg,
+		TLSHandshakeTimeout: min(cfg.Timeout, 10*time.Second),
+		MaxIdleConns:        cfg.Concurrency * 2,
+		MaxIdleConnsPerHost: cfg.Concurrency * 2,
+		// The limiter already holds requests to Concurrency; capping the
+		// connections too stops Go's dial race (a request that dialled while
+		// an idle connection came back parks the new one) from opening more.
+		MaxConnsPerHost:       cfg.Concurrency,
 		IdleConnTimeout:       90 * time.Second,
 		ResponseHeaderTimeout: cfg.Timeout,
 		ExpectContinueTimeout: time.Second,

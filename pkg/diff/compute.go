@@ -266,19 +266,10 @@ func (d *Differ) update(want, have model.Resource) (Change, bool) {
 		// Normalising is a function of these alone: equal in, equal out.
 		return Change{}, false
 	}
-	w, h := d.Normalize(want), d.Normalize(have)
-	if want.Key.Kind == model.KindSSL {
-		// A live SSL without a fingerprint (written by another tool) cannot
-		// have its key checked: compare without it.
-		if hl, _ := h.Body["labels"].(map[string]any); hl[FingerprintLabel] == nil {
-			if wl, ok := w.Body["labels"].(map[string]any); ok {
-				delete(wl, FingerprintLabel)
-				if len(wl) == 0 {
-					delete(w.Body, "labels")
-				}
-			}
-		}
-	}
+	// The desired side in its write form: with the fingerprint of its
+	// private keys, which the live side carries instead of the keys.
+	w, h := d.Normalize(WriteForm(want)), d.Normalize(have)
+	w.Body = withoutUnmatchedFingerprint(want.Key.Kind, w.Body, h.Body)
 	if equal(w.Body, h.Body) {
 		return Change{}, false
 	}
@@ -367,55 +358,68 @@ func objects(s []any) bool {
 }
 
 // WriteForm returns the resource to send to the gateway for desired: r
-// itself, except that an SSL carries FingerprintLabel for its private keys.
-// r is not modified.
+// itself, except that the object carrying a private key carries
+// FingerprintLabel for it: an SSL for its certificates' keys, an upstream
+// for its tls.client_key, a service's inline upstream for its. r is not
+// modified.
 func WriteForm(r model.Resource) model.Resource {
-	if r.Key.Kind != model.KindSSL {
-		return r
-	}
-	var keys []string
-	certs, _ := r.Body["certificates"].([]any)
-	for _, c := range certs {
-		if cm, ok := c.(map[string]any); ok {
-			if k, ok := cm["key"].(string); ok && k != "" {
-				keys = append(keys, k)
+	switch r.Key.Kind {
+	case model.KindSSL:
+		var keys []string
+		certs, _ := r.Body["certificates"].([]any)
+		for _, c := range certs {
+			if cm, ok := c.(map[string]any); ok {
+				if k, ok := cm["key"].(string); ok && k != "" {
+					keys = append(keys, k)
+				}
 			}
 		}
+		r.Body, _ = withFingerprint(r.Body, keys)
+	case model.KindUpstream:
+		r.Body, _ = withFingerprint(r.Body, clientKey(r.Body))
+	case model.KindService:
+		u, _ := r.Body["upstream"].(map[string]any)
+		if nu, changed := withFingerprint(u, clientKey(u)); changed {
+			r.Body = withField(r.Body, "upstream", nu)
+		}
 	}
+	return r
+}
+
+// clientKey is an upstream's TLS client key, as a list of one or none.
+func clientKey(u map[string]any) []string {
+	tls, _ := u["tls"].(map[string]any)
+	if k, ok := tls["client_key"].(string); ok && k != "" {
+		return []string{k}
+	}
+	return nil
+}
+
+// withFingerprint returns obj with FingerprintLabel for keys among its
+// labels: obj itself when there are no keys or it has the label already,
+// else a copy (changed).
+func withFingerprint(obj map[string]any, keys []string) (_ map[string]any, changed bool) {
 	if len(keys) == 0 {
-		return r
+		return obj, false
 	}
-	labels, _ := r.Body["labels"].(map[string]any)
+	labels, _ := obj["labels"].(map[string]any)
 	if _, ok := labels[FingerprintLabel]; ok {
-		return r
-	}
-	body := make(map[string]any, len(r.Body)+1)
-	for k, v := range r.Body {
-		body[k] = v
+		return obj, false
 	}
 	nl := make(map[string]any, len(labels)+1)
 	for k, v := range labels {
 		nl[k] = v
 	}
 	nl[FingerprintLabel] = Fingerprint(keys)
-	body["labels"] = nl
-	r.Body = body
-	return r
+	return withField(obj, "labels", nl), true
 }
 
-// StripFingerprint returns r without FingerprintLabel, for showing a live
-// SSL in ADC's format (dump). r is not modified.
-func StripFingerprint(r model.Resource) model.Resource {
-	labels, ok := r.Body["labels"].(map[string]any)
-	if !ok {
-		return r
-	}
+// withoutFingerprint returns obj without FingerprintLabel among its
+// labels: obj itself when it has none, else a copy (changed).
+func withoutFingerprint(obj map[string]any) (_ map[string]any, changed bool) {
+	labels, _ := obj["labels"].(map[string]any)
 	if _, ok := labels[FingerprintLabel]; !ok {
-		return r
-	}
-	body := make(map[string]any, len(r.Body))
-	for k, v := range r.Body {
-		body[k] = v
+		return obj, false
 	}
 	nl := make(map[string]any, len(labels))
 	for k, v := range labels {
@@ -424,10 +428,99 @@ func StripFingerprint(r model.Resource) model.Resource {
 		}
 	}
 	if len(nl) == 0 {
-		delete(body, "labels")
-	} else {
-		body["labels"] = nl
+		return withField(obj, "labels", nil), true
 	}
-	r.Body = body
+	return withField(obj, "labels", nl), true
+}
+
+// withField returns a shallow copy of m with key set to v, or removed when
+// v is nil.
+func withField(m map[string]any, key string, v any) map[string]any {
+	out := make(map[string]any, len(m)+1)
+	for k, e := range m {
+		out[k] = e
+	}
+	if v == nil {
+		delete(out, key)
+	} else {
+		out[key] = v
+	}
+	return out
+}
+
+// fingerprintHolder returns the object of a body of kind k whose labels
+// carry FingerprintLabel: the body of an SSL or an upstream, the inline
+// upstream of a service; nil for other kinds.
+func fingerprintHolder(k model.Kind, body map[string]any) map[string]any {
+	switch k {
+	case model.KindSSL, model.KindUpstream:
+		return body
+	case model.KindService:
+		u, _ := body["upstream"].(map[string]any)
+		return u
+	}
+	return nil
+}
+
+// withoutUnmatchedFingerprint returns the normalised desired body w
+// without FingerprintLabel where the normalised live body h has none: a
+// live object written by another tool (ADC) cannot have its key checked,
+// so it is compared without it. w is not modified.
+func withoutUnmatchedFingerprint(k model.Kind, w, h map[string]any) map[string]any {
+	wh := fingerprintHolder(k, w)
+	wl, _ := wh["labels"].(map[string]any)
+	if _, ok := wl[FingerprintLabel]; !ok {
+		return w
+	}
+	hl, _ := fingerprintHolder(k, h)["labels"].(map[string]any)
+	if _, ok := hl[FingerprintLabel]; ok {
+		return w
+	}
+	nh, _ := withoutFingerprint(wh)
+	if k == model.KindService {
+		return withField(w, "upstream", nh)
+	}
+	return nh
+}
+
+// StripFingerprint returns r without FingerprintLabel, for showing a live
+// resource in ADC's format (dump): an SSL, an upstream or a service's
+// inline upstream. r is not modified.
+func StripFingerprint(r model.Resource) model.Resource {
+	switch r.Key.Kind {
+	case model.KindSSL, model.KindUpstream:
+		r.Body, _ = withoutFingerprint(r.Body)
+	case model.KindService:
+		u, _ := r.Body["upstream"].(map[string]any)
+		if nu, changed := withoutFingerprint(u); changed {
+			r.Body = withField(r.Body, "upstream", nu)
+		}
+	}
 	return r
+}
+
+// WriteOnlyPointers lists the locations in r's body, as RFC 6901 pointers,
+// of the private keys the Admin API never reads back as written: every
+// certificate's key of an SSL (GET strips them, so they are listed whether
+// present or not) and an upstream's tls.client_key, of an extra upstream
+// or a service's inline one (APISIX shows its ciphertext). A dump writes
+// them as variable references even when asked for secrets.
+func WriteOnlyPointers(r model.Resource) []string {
+	var out []string
+	switch r.Key.Kind {
+	case model.KindSSL:
+		certs, _ := r.Body["certificates"].([]any)
+		for i := range certs {
+			out = append(out, pointer{"certificates", itoa(i), "key"}.String())
+		}
+	case model.KindUpstream:
+		if clientKey(r.Body) != nil {
+			out = append(out, pointer{"tls", "client_key"}.String())
+		}
+	case model.KindService:
+		if u, _ := r.Body["upstream"].(map[string]any); clientKey(u) != nil {
+			out = append(out, pointer{"upstream", "tls", "client_key"}.String())
+		}
+	}
+	return out
 }

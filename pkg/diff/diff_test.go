@@ -95,7 +95,7 @@ func TestChangeSetOrderAndSummary(t *testing.T) {
 	}
 }
 
-func TestWriteFormAddsFingerprintOnlyToSSL(t *testing.T) {
+func TestWriteFormAddsFingerprintToKeyHolders(t *testing.T) {
 	ssl := model.Resource{
 		Key:  model.Key{Kind: model.KindSSL, ID: "x"},
 		Body: map[string]any{"snis": []any{"a"}, "certificates": []any{map[string]any{"certificate": "C", "key": " K\n"}}},
@@ -117,6 +117,145 @@ func TestWriteFormAddsFingerprintOnlyToSSL(t *testing.T) {
 	}
 	if diff.Fingerprint([]string{"a"}) == diff.Fingerprint([]string{"b"}) || len(diff.Fingerprint(nil)) != 32 {
 		t.Error("fingerprints must differ per key and be 32 hex digits")
+	}
+
+	// Upstreams carry it for their TLS client key: an extra upstream in
+	// its labels, a service's inline upstream in upstream.labels.
+	tlsUp := func() map[string]any {
+		return map[string]any{"nodes": []any{}, "labels": map[string]any{"team": "a"}, "tls": map[string]any{"client_cert": "C", "client_key": "K"}}
+	}
+	fp := diff.Fingerprint([]string{"K"})
+	up := model.Resource{Key: model.Key{Kind: model.KindUpstream, ID: "u"}, Body: tlsUp()}
+	w = diff.WriteForm(up)
+	if l := w.Body["labels"].(map[string]any); l[diff.FingerprintLabel] != fp || l["team"] != "a" {
+		t.Errorf("upstream write form labels = %v", l)
+	}
+	if _, ok := up.Body["labels"].(map[string]any)[diff.FingerprintLabel]; ok {
+		t.Error("WriteForm modified its input")
+	}
+	if got := diff.StripFingerprint(w); !cmp.Equal(got, up) {
+		t.Errorf("StripFingerprint(upstream) = %v", got.Body)
+	}
+	svc := model.Resource{Key: model.Key{Kind: model.KindService, ID: "s"}, Body: map[string]any{"name": "s", "upstream": tlsUp()}}
+	w = diff.WriteForm(svc)
+	if l := w.Body["upstream"].(map[string]any)["labels"].(map[string]any); l[diff.FingerprintLabel] != fp {
+		t.Errorf("service write form upstream labels = %v", l)
+	}
+	if _, ok := w.Body["labels"]; ok {
+		t.Errorf("the service itself got labels: %v", w.Body["labels"])
+	}
+	if _, ok := svc.Body["upstream"].(map[string]any)["labels"].(map[string]any)[diff.FingerprintLabel]; ok {
+		t.Error("WriteForm modified its input")
+	}
+	if got := diff.StripFingerprint(w); !cmp.Equal(got, svc) {
+		t.Errorf("StripFingerprint(service) = %v", got.Body)
+	}
+	plain := model.Resource{Key: model.Key{Kind: model.KindService, ID: "s"}, Body: map[string]any{"name": "s", "upstream": map[string]any{"nodes": []any{}}}}
+	if got := diff.WriteForm(plain); !cmp.Equal(got, plain) {
+		t.Errorf("WriteForm changed a service without a client key: %v", got.Body)
+	}
+}
+
+func TestWriteOnlyPointers(t *testing.T) {
+	tls := map[string]any{"client_cert": "C", "client_key": "K"}
+	tests := []struct {
+		kind model.Kind
+		body map[string]any
+		want []string
+	}{
+		{model.KindSSL, map[string]any{"certificates": []any{map[string]any{"certificate": "C"}, map[string]any{"certificate": "D"}}}, []string{"/certificates/0/key", "/certificates/1/key"}},
+		{model.KindUpstream, map[string]any{"tls": tls}, []string{"/tls/client_key"}},
+		{model.KindUpstream, map[string]any{"tls": map[string]any{"client_cert_id": "x"}}, nil},
+		{model.KindService, map[string]any{"upstream": map[string]any{"tls": tls}}, []string{"/upstream/tls/client_key"}},
+		{model.KindService, map[string]any{"name": "s"}, nil},
+		{model.KindRoute, map[string]any{"upstream": map[string]any{"tls": tls}}, nil},
+	}
+	for _, tt := range tests {
+		got := diff.WriteOnlyPointers(model.Resource{Key: model.Key{Kind: tt.kind, ID: "x"}, Body: tt.body})
+		if !cmp.Equal(got, tt.want) {
+			t.Errorf("%s %v: %q, want %q", tt.kind, tt.body, got, tt.want)
+		}
+	}
+}
+
+// TestUpstreamClientKeyComparedByFingerprint: an upstream's client key is
+// never compared (APISIX reads it back encrypted); the fingerprint label
+// the reconciler writes next to it shows a changed key; a live upstream
+// without the label (ADC's) is compared without it.
+func TestUpstreamClientKeyComparedByFingerprint(t *testing.T) {
+	type side struct {
+		key   string // the client key; "" for no tls at all
+		label string // the fingerprint label; "" for none
+	}
+	up := func(s side) map[string]any {
+		u := map[string]any{"scheme": "https", "nodes": []any{map[string]any{"host": "h", "port": 443.0, "weight": 1.0}}}
+		if s.key != "" {
+			u["tls"] = map[string]any{"client_cert": "CERT", "client_key": s.key}
+		}
+		if s.label != "" {
+			u["labels"] = map[string]any{diff.FingerprintLabel: s.label}
+		}
+		return u
+	}
+	fp := func(k string) string { return diff.Fingerprint([]string{k}) }
+	tests := []struct {
+		name       string
+		want, live side
+		fields     []string // changed paths, relative to the upstream
+	}{
+		{"ciphertext read back", side{key: "KEY-A"}, side{key: "ciphertext-of-A", label: fp("KEY-A")}, nil},
+		{"plaintext read back", side{key: "KEY-A"}, side{key: "KEY-A", label: fp("KEY-A")}, nil},
+		{"key changed", side{key: "KEY-B"}, side{key: "ciphertext-of-A", label: fp("KEY-A")}, []string{"/labels/" + diff.FingerprintLabel}},
+		{"written by ADC", side{key: "KEY-B"}, side{key: "ciphertext-of-A"}, nil},
+		{"written by ADC, same plaintext", side{key: "KEY-A"}, side{key: "KEY-A"}, nil},
+		{"key added", side{key: "KEY-A"}, side{}, []string{"/tls"}},
+		{"key removed", side{}, side{key: "ciphertext-of-A", label: fp("KEY-A")}, []string{"/labels", "/tls"}},
+	}
+	for _, tt := range tests {
+		for _, kind := range []model.Kind{model.KindService, model.KindUpstream} {
+			t.Run(tt.name+"/"+string(kind), func(t *testing.T) {
+				res := func(s side) model.Resource {
+					r := model.Resource{Key: model.Key{Kind: kind, ID: "x"}, Name: "x"}
+					if kind == model.KindService {
+						r.Body = map[string]any{"name": "x", "upstream": up(s)}
+					} else {
+						r.Parent = model.Key{Kind: model.KindService, ID: "s"}
+						r.Body = up(s)
+					}
+					return r
+				}
+				want, live := res(tt.want), res(tt.live)
+				cs := diff.Compute([]model.Resource{want}, []model.Resource{live})
+				var got []string
+				for _, c := range cs.Changes {
+					for _, f := range c.Fields {
+						got = append(got, f.Path)
+					}
+				}
+				var wantPaths []string
+				for _, f := range tt.fields {
+					if kind == model.KindService {
+						f = "/upstream" + f
+					}
+					wantPaths = append(wantPaths, f)
+				}
+				if !cmp.Equal(got, wantPaths) {
+					t.Errorf("changed %q, want %q\n%s", got, wantPaths, diff.Text(cs, diff.TextOptions{}))
+				}
+				js, err := diff.JSON(cs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, out := range [][]byte{diff.Text(cs, diff.TextOptions{}), js, diff.Markdown(cs)} {
+					if strings.Contains(string(out), "KEY-") || strings.Contains(string(out), "ciphertext") {
+						t.Errorf("a key shows:\n%s", out)
+					}
+				}
+				if !cs.Empty() && cs.Changes[0].Desired.Key.IsZero() {
+					t.Error("an update without Desired")
+				}
+			})
+		}
 	}
 }
 
@@ -200,5 +339,31 @@ func TestDuplicateKeysFirstWins(t *testing.T) {
 				t.Errorf("changes = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestTLSVerifyDefault: APISIX before 3.14 stores tls.verify false next to
+// a client certificate; it is the default everywhere, so not a change.
+func TestTLSVerifyDefault(t *testing.T) {
+	up := func(tls map[string]any) model.Resource {
+		return model.Resource{
+			Key: model.Key{Kind: model.KindUpstream, ID: "u"}, Name: "u", Parent: model.Key{Kind: model.KindService, ID: "s"},
+			Body: map[string]any{"nodes": []any{map[string]any{"host": "h", "port": 443.0, "weight": 1.0}}, "tls": tls},
+		}
+	}
+	tests := []struct {
+		name       string
+		want, live map[string]any
+		changed    bool
+	}{
+		{"stored default", map[string]any{"client_cert_id": "c"}, map[string]any{"client_cert_id": "c", "verify": false}, false},
+		{"only the default", nil, map[string]any{"verify": false}, false},
+		{"verify turned on", map[string]any{"client_cert_id": "c"}, map[string]any{"client_cert_id": "c", "verify": true}, true},
+	}
+	for _, tt := range tests {
+		cs := diff.Compute([]model.Resource{up(tt.want)}, []model.Resource{up(tt.live)})
+		if cs.Empty() == tt.changed {
+			t.Errorf("%s: changes = %s", tt.name, diff.Text(cs, diff.TextOptions{}))
+		}
 	}
 }

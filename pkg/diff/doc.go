@@ -30,9 +30,12 @@
 //     the array.
 //   - A credential in the wire shape {plugins: {<type>: config}} becomes
 //     {type, config}.
-//   - SSL private keys (certificates[].key, key, keys) are dropped: GET
-//     never returns them. See FingerprintLabel for how a changed key is
-//     still noticed.
+//   - Private keys are dropped: an SSL's (certificates[].key, key, keys),
+//     which GET never returns, and an upstream's tls.client_key (extra or
+//     inline), which APISIX reads back encrypted. See FingerprintLabel for
+//     how a changed key is still noticed: the desired side is compared in
+//     its WriteForm, which carries the keys' fingerprint as a label on the
+//     object that holds them.
 //   - Defaults: Options.Defaults (what the server fills in) and then the
 //     built-in defaults every APISIX applies at run time are filled into
 //     both sides (scalars where absent, nested objects only where present,
@@ -62,8 +65,10 @@
 // basic-auth.password, jwt-auth.secret and private_key, hmac-auth.secret_key,
 // csrf.key, and any plugin field named like a secret: password, *_secret,
 // *_token, private_key…), in credentials' config, global rules and plugin
-// metadata too; SSL keys; upstream tls.client_key. A changed secret shows as
-// "[redacted] → [redacted]". Change.Desired and Change.Live hold the
+// metadata too; SSL keys; upstream tls.client_key, on create and delete
+// (updates never compare private keys: a changed one shows as a changed
+// fingerprint label, whose value reveals nothing usable). A changed secret
+// shows as "[redacted] → [redacted]". Change.Desired and Change.Live hold the
 // unmasked resources for apply and are excluded from JSON.
 //
 // # Renderers

@@ -14,12 +14,28 @@ import (
 	"github.com/gitops-gateway/reconciler/pkg/model"
 )
 
-// FingerprintLabel is the label that carries the fingerprint of an SSL
-// object's private keys. The Admin API never returns private keys, so they
-// cannot be compared; instead the write form of every desired SSL (see
-// WriteForm) carries this label, and a changed key shows as a changed label.
-// A live SSL without the label (written by ADC or by hand) is compared
-// without it: its key cannot be checked, exactly as ADC cannot.
+// FingerprintLabel is the label that carries the fingerprint (see
+// Fingerprint) of the private keys of the object that carries it. Private
+// keys never read back as written, so they are never compared:
+//
+//   - an SSL object's keys (certificates[].key): GET strips them;
+//   - an upstream's TLS client key (tls.client_key, of an extra upstream
+//     or of a service's inline upstream): APISIX stores it encrypted and
+//     GET shows the ciphertext (it decrypts plugin fields only).
+//
+// Instead the write form of every desired object with a key (see
+// WriteForm) carries this label, on the object that carries the key: the
+// SSL's labels, the extra upstream's labels, the inline upstream's labels
+// (upstream.labels of the service, which APISIX stores on the upstream
+// object of the service's ID and API7 inline in the service). A changed key
+// then shows as a changed label, and a changed upstream key rewrites only
+// the upstream. The label sits next to the key rather than on the owning
+// service because an extra upstream is written on its own, and because a
+// service's upstream may be rewritten without the service.
+//
+// A live object without the label (written by ADC or by hand) is compared
+// without it: its key cannot be checked, exactly as ADC cannot. The live
+// key itself is never fingerprinted, since it may be ciphertext.
 const FingerprintLabel = model.FingerprintLabel
 
 // Options configure normalisation and comparison.
@@ -28,8 +44,8 @@ type Options struct {
 	// before 3.14, API7 Enterprise's /api/schema/core). They are filled into
 	// both sides, before the built-in defaults that hold on every version
 	// (upstream type roundrobin, scheme http, pass_host pass, hash_on vars,
-	// node priority 0, route priority 0 and status 1, SSL type server and
-	// status 1).
+	// node priority 0, keepalive_pool 320/60/1000, tls.verify false, route
+	// priority 0 and status 1, SSL type server and status 1).
 	Defaults model.Defaults
 	// Ignore lists the fields that are never compared.
 	Ignore []IgnoreRule
@@ -141,6 +157,8 @@ func builtinDefaults() map[model.Kind]map[string]any {
 			"keepalive_pool": map[string]any{
 				"size": 320.0, "idle_timeout": 60.0, "requests": 1000.0,
 			},
+			// Stored by APISIX before 3.14 next to a client certificate.
+			"tls": map[string]any{"verify": false},
 		},
 		model.KindRoute: {"priority": 0.0, "status": 1.0},
 		model.KindSSL: {
@@ -272,7 +290,7 @@ func (d *Differ) cloneTop(k model.Kind, body map[string]any) map[string]any {
 // body of kind k unchanged, so that it need not be copied: a scalar; or,
 // without ignore rules (which may remove anything), an object or array
 // that no default, no rewriting rule and no dropping of empties reaches —
-// not an inline upstream, an upstream's nodes, an SSL's parts, labels in
+// not an inline upstream, an upstream's nodes or tls, an SSL's parts, labels in
 // their wire form, a set that is not sorted yet, nor anything with a null
 // or an empty object or array inside.
 func (d *Differ) shareable(k model.Kind, key string, v any) bool {
@@ -284,7 +302,7 @@ func (d *Differ) shareable(k model.Kind, key string, v any) bool {
 		return false // not decoded JSON: cloneBody converts it
 	}
 	switch {
-	case len(d.ignore) > 0, key == "upstream", k == model.KindUpstream && key == "nodes":
+	case len(d.ignore) > 0, key == "upstream", k == model.KindUpstream && (key == "nodes" || key == "tls"):
 		return false
 	case k == model.KindSSL, k == model.KindGlobalRule, k == model.KindPluginMetadata:
 		return false // keys and fingerprints; plugin defaults at the top
@@ -539,7 +557,8 @@ func normalizeLabels(l map[string]any) {
 }
 
 // normalizeUpstream turns the node map form {"host:port": weight} into the
-// array form and fills a missing port from the scheme, as the gateway does.
+// array form, fills a missing port from the scheme, as the gateway does,
+// and drops the TLS client key.
 func normalizeUpstream(u map[string]any) {
 	for _, f := range serverFields {
 		delete(u, f)
@@ -547,6 +566,11 @@ func normalizeUpstream(u map[string]any) {
 	rename(u, "desc", "description")
 	if l, ok := u["labels"].(map[string]any); ok {
 		normalizeLabels(l)
+	}
+	if tls, ok := u["tls"].(map[string]any); ok {
+		// Read back encrypted from APISIX: never compared (see
+		// FingerprintLabel).
+		delete(tls, "client_key")
 	}
 	scheme, _ := u["scheme"].(string)
 	switch nodes := u["nodes"].(type) {

@@ -776,7 +776,7 @@ func (c *conv) labelValue(p pair) (any, bool) {
 		c.errAt(p.k.Line, "the label %s is reserved: the reconciler sets it on what it writes", ManagedByLabel)
 		return nil, false
 	case FingerprintLabel:
-		c.errAt(p.k.Line, "the label %s is reserved: the reconciler sets it on SSLs to notice a changed private key", FingerprintLabel)
+		c.errAt(p.k.Line, "the label %s is reserved: the reconciler sets it on SSLs and on upstreams with a TLS client key to notice a changed private key", FingerprintLabel)
 		return nil, false
 	}
 	if p.key == "" {
@@ -845,11 +845,13 @@ func isSpace(r rune) bool {
 // configuration may not set it.
 const ManagedByLabel = "managed-by"
 
-// FingerprintLabel is the label the reconciler writes on SSL objects with
-// the fingerprint of their private keys (see diff.FingerprintLabel), since
-// the Admin API never returns the keys. A configuration may not set it: a
-// value in a file would stand in for the real fingerprint and hide a
-// changed key.
+// FingerprintLabel is the label the reconciler writes with the
+// fingerprint of the private keys of the object that carries it (see
+// diff.FingerprintLabel), since the Admin API never returns them as
+// written: on SSL objects (keys stripped on reads) and on upstreams with a
+// TLS client key, extra or inline in a service (the key read back
+// encrypted). A configuration may not set it, on any object: a value in a
+// file would stand in for the real fingerprint and hide a changed key.
 const FingerprintLabel = "reconciler-key-sha256"
 
 // parseNumber parses a substituted string as a number.
