@@ -372,9 +372,9 @@ func (m api7Mapper) inventory(l api7Lists) model.Inventory {
 			foreign(key)
 			continue
 		}
-		body, _, _ := fromWireCommon(it.value)
+		body, group := consumerFromWire(it.value)
 		stripAPI7Meta(body)
-		own(model.Resource{Key: key, Name: username, Body: body})
+		own(model.Resource{Key: key, Name: username, Parent: group, Body: body})
 		for _, ct := range l.credentials[username] {
 			cid := api7ID(ct.value, "")
 			body := credentialFromWire(ct.value)
