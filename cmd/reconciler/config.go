@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/gitops-gateway/reconciler/pkg/apply"
+	"github.com/gitops-gateway/reconciler/pkg/model"
 )
 
 // envPrefix is the prefix of the environment variables that set flags:
@@ -65,7 +66,7 @@ type gatewayOptions struct {
 	Backend        string
 	Server         string
 	TokenFile      string
-	Token          string // discouraged: visible in the process table; prefer TokenFile
+	Token          model.Secret // discouraged: visible in the process table; prefer TokenFile
 	TokenTransport string
 	GatewayGroup   string
 	CACertFile     string
@@ -120,7 +121,7 @@ func addGatewayFlags(fs *pflag.FlagSet, o *gatewayOptions) {
 	fs.StringVar(&o.Backend, "backend", "apisix", "Admin API flavour: apisix or api7ee")
 	fs.StringVar(&o.Server, "server", "http://127.0.0.1:9180", "Admin API base URL")
 	fs.StringVar(&o.TokenFile, "token-file", "", "file holding the Admin API token (re-read when it changes)")
-	fs.StringVar(&o.Token, "token", "", "Admin API token (prefer --token-file or RECONCILER_TOKEN)")
+	secretFlag(fs, &o.Token, "token", "Admin API token (prefer --token-file or RECONCILER_TOKEN)")
 	fs.StringVar(&o.TokenTransport, "token-transport", "header", "how the token is sent: header (X-API-KEY) or cookie")
 	fs.StringVar(&o.GatewayGroup, "gateway-group", "default", "API7 Enterprise gateway group name")
 	fs.StringVar(&o.CACertFile, "ca-cert", "", "CA bundle to verify the Admin API's certificate")
@@ -143,6 +144,31 @@ func addLogFlags(fs *pflag.FlagSet, o *logOptions) {
 	fs.StringVar(&o.Level, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.Format, "log-format", "json", "log format: json or console")
 }
+
+// secretFlag registers a flag whose value is a secret from the moment it is
+// parsed: it is stored as a model.Secret, and the flag prints as "" when
+// unset and as model.Redacted when set, so that neither help (which shows
+// defaults), errors nor a flag dump can show it.
+func secretFlag(fs *pflag.FlagSet, p *model.Secret, name, usage string) {
+	fs.Var(secretValue{p}, name, usage)
+}
+
+type secretValue struct{ p *model.Secret }
+
+func (v secretValue) String() string {
+	if v.p == nil || v.p.IsZero() {
+		return ""
+	}
+	return model.Redacted
+}
+
+// Set never fails: pflag quotes the value in the message of a failed Set.
+func (v secretValue) Set(s string) error {
+	*v.p = model.NewSecret(s)
+	return nil
+}
+
+func (secretValue) Type() string { return "string" }
 
 // addNoPrune registers --no-prune as the negation of --prune.
 func addNoPrune(fs *pflag.FlagSet, o *syncOptions) {

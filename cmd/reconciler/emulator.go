@@ -14,19 +14,21 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/gitops-gateway/reconciler/pkg/api7/emulator"
+	"github.com/gitops-gateway/reconciler/pkg/model"
 )
 
 // emulatorOptions are the flags of `reconciler emulator`.
 type emulatorOptions struct {
 	Listen          string
 	Backend         string
-	Token           string
+	Token           model.Secret
 	TokenFile       string
-	ViewerToken     string
+	ViewerToken     model.Secret
 	ViewerTokenFile string
 	NoAuth          bool
 	APISIXVersion   string
@@ -68,12 +70,16 @@ stops working at once, as on a server whose token was regenerated.`,
 			return runEmulator(cmd.Context(), o, std)
 		},
 	}
-	fs := cmd.Flags()
+	addEmulatorFlags(cmd.Flags(), &o)
+	return cmd
+}
+
+func addEmulatorFlags(fs *pflag.FlagSet, o *emulatorOptions) {
 	fs.StringVar(&o.Listen, "listen", "127.0.0.1:9180", "address to serve the Admin API on")
 	fs.StringVar(&o.Backend, "backend", "apisix", "Admin API flavour: apisix or api7ee")
-	fs.StringVar(&o.Token, "token", "", "admin token (prefer --token-file or RECONCILER_TOKEN)")
+	secretFlag(fs, &o.Token, "token", "admin token (prefer --token-file or RECONCILER_TOKEN)")
 	fs.StringVar(&o.TokenFile, "token-file", "", "file holding the admin token (re-read when it changes: the old token stops working at once)")
-	fs.StringVar(&o.ViewerToken, "viewer-token", "", "read-only (GET) token")
+	secretFlag(fs, &o.ViewerToken, "viewer-token", "read-only (GET) token")
 	fs.StringVar(&o.ViewerTokenFile, "viewer-token-file", "", "file holding the read-only token (re-read when it changes)")
 	fs.BoolVar(&o.NoAuth, "no-auth", false, "accept requests without a token (APISIX's admin_key_required: false)")
 	fs.StringVar(&o.APISIXVersion, "apisix-version", emulator.DefaultAPISIXVersion, "APISIX version to behave as (before 3.14 schema defaults are stored)")
@@ -93,7 +99,6 @@ stops working at once, as on a server whose token was regenerated.`,
 	fs.Float64Var(&o.FaultReset, "fault-reset-rate", 0, "share of responses whose connection is reset halfway through the body")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to wait for requests in flight at shutdown")
 	addLogFlags(fs, &o.log)
-	return cmd
 }
 
 // readSecretFile reads a token file; the value is trimmed and must not be
@@ -115,11 +120,11 @@ func readSecretFile(path string) (string, error) {
 func emulatorConfig(o emulatorOptions) (opts []emulator.Option, tokens map[string]string, err error) {
 	opts = []emulator.Option{emulator.WithBackend(emulator.Backend(o.Backend))}
 	tokens = map[string]string{}
-	token, viewer := o.Token, o.ViewerToken
-	if o.Token != "" && o.TokenFile != "" {
+	token, viewer := o.Token.Reveal(), o.ViewerToken.Reveal()
+	if token != "" && o.TokenFile != "" {
 		return nil, nil, errors.New("give --token or --token-file, not both")
 	}
-	if o.ViewerToken != "" && o.ViewerTokenFile != "" {
+	if viewer != "" && o.ViewerTokenFile != "" {
 		return nil, nil, errors.New("give --viewer-token or --viewer-token-file, not both")
 	}
 	if o.TokenFile != "" {

@@ -222,8 +222,8 @@ func newClient(o commonOptions, log *zap.Logger, adopt func(model.Key) bool) (*a
 		Adopt:       adopt,
 		Logger:      log.Named("api7"),
 	}
-	if g.Token != "" {
-		cfg.Token = model.NewSecret(g.Token)
+	if !g.Token.IsZero() {
+		cfg.Token = g.Token
 	}
 	c, err := api7.New(cfg)
 	if err != nil {

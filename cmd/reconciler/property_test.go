@@ -209,7 +209,7 @@ func TestSyncProperties(t *testing.T) {
 func planOf(t *rapid.T, ctx context.Context, g *gateway, src string) apply.Plan {
 	var opts oneShotOptions
 	opts.common.source.Source = src
-	opts.common.gateway = gatewayOptions{Backend: "apisix", Server: g.srv.URL, Token: testToken, TokenTransport: "header", Timeout: 10e9, Concurrency: 16}
+	opts.common.gateway = gatewayOptions{Backend: "apisix", Server: g.srv.URL, Token: model.NewSecret(testToken), TokenTransport: "header", Timeout: 10e9, Concurrency: 16}
 	opts.common.sync = syncOptions{ManagedBy: "reconciler", Prune: true, MaxDeletes: 50, MaxDeletePercent: 100, AllowEmpty: true}
 	opts.pruneUnlabeled = true
 	c, err := newClient(opts.common, zap.NewNop(), nil)

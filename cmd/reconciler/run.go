@@ -187,10 +187,10 @@ func targetSpecs(fs *pflag.FlagSet, o daemonOptions) ([]reconciler.TargetSpec, e
 	if errs := spec.Check(); len(errs) > 0 {
 		return nil, fmt.Errorf("target %q: %w", spec.Name, errors.Join(errs...))
 	}
-	if spec.Gateway.TokenFile == "" && g.Token == "" {
+	if spec.Gateway.TokenFile == "" && g.Token.IsZero() {
 		return nil, errors.New("--token-file (or --token, or RECONCILER_TOKEN) is required")
 	}
-	if spec.Gateway.TokenFile != "" && g.Token != "" {
+	if spec.Gateway.TokenFile != "" && !g.Token.IsZero() {
 		return nil, errors.New("give --token-file or --token, not both")
 	}
 	return []reconciler.TargetSpec{spec}, nil
@@ -393,8 +393,8 @@ func buildTarget(o daemonOptions, spec reconciler.TargetSpec, env lookupEnv, dep
 	if spec.Sync.Adopt {
 		cfg.Adopt = func(model.Key) bool { return true }
 	}
-	if g.TokenFile == "" && o.common.gateway.Token != "" {
-		cfg.Token = model.NewSecret(o.common.gateway.Token)
+	if g.TokenFile == "" && !o.common.gateway.Token.IsZero() {
+		cfg.Token = o.common.gateway.Token
 	}
 	client, err := api7.New(cfg)
 	if err != nil {

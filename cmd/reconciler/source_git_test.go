@@ -323,3 +323,38 @@ func TestDeletionGuardOverrideFromConfig(t *testing.T) {
 		t.Fatalf("the target's override of this commit: exit %d, %d deletes, want 13\n%s", r.code, n, r.err)
 	}
 }
+
+// TestGitSourcePinnedCommit: --ref with the full hash of a commit that is no
+// longer a branch's tip (a rollback) loads that commit from a server that
+// hands out only its tips (git upload-pack's default over file://), and a
+// commit no branch or tag reaches is an error naming it.
+func TestGitSourcePinnedCommit(t *testing.T) {
+	bare, work := gitExamples(t)
+	g := newGateway(t)
+	url := "file://" + bare
+	pinned := gitRun(t, work, "rev-parse", "HEAD")
+	gitRun(t, work, "rm", "-q", "-r", "gateway/services")
+	gitRun(t, work, "commit", "-q", "-m", "retire the services")
+	gitRun(t, work, "commit", "-q", "--allow-empty", "-m", "later")
+	gitRun(t, work, "push", "-q", bare, "HEAD:main")
+	cache := t.TempDir()
+
+	r := cli(t, g, nil, "sync", "--source", url, "--path", "gateway", "--ref", pinned, "--git-cache-dir", cache)
+	if r.code != 0 || !strings.Contains(r.stdout, "Git repository "+url+" path gateway at sha1:"+pinned) {
+		t.Fatalf("sync of the pinned commit: exit %d\n%s\n%s", r.code, r.stdout, r.err)
+	}
+	// The services the tip retired are there: the pinned commit was applied.
+	if r := cli(t, g, nil, "diff", "--source", url, "--path", "gateway", "--ref", pinned, "--git-cache-dir", cache); r.code != 0 {
+		t.Fatalf("diff against the pinned commit after its sync: exit %d\n%s\n%s", r.code, r.stdout, r.err)
+	}
+	if r := cli(t, g, nil, "diff", "--source", url, "--path", "gateway"); r.code != 2 {
+		t.Fatalf("diff against the tip, which retired the services: exit %d\n%s\n%s", r.code, r.stdout, r.err)
+	}
+
+	missing := strings.Repeat("0123456789", 4)
+	before := g.nonGET()
+	r = cli(t, g, nil, "sync", "--source", url, "--path", "gateway", "--ref", missing)
+	if r.code != 1 || !strings.Contains(r.err, "commit "+missing+" is not in the history of any branch or tag") || g.nonGET() != before {
+		t.Errorf("sync of a commit no ref reaches: exit %d, %d writes\n%s", r.code, g.nonGET()-before, r.err)
+	}
+}

@@ -141,7 +141,27 @@ func (p *pass) fetch(ctx context.Context) {
 	t.good = d
 	p.desired = d
 	t.log.Info("loaded revision", zap.String("revision", d.revision), zap.Int("resources", len(d.resources)),
-		zap.String("author", d.commit.Author))
+		zap.String("author", d.commit.Author), zap.Int("warnings", len(d.warnings)))
+	t.logWarnings(d)
+}
+
+// maxLoggedWarnings bounds the warnings logged one by one per revision; the
+// status lists them all (up to maxStatusWarnings).
+const maxLoggedWarnings = 20
+
+// logWarnings logs the warnings of a newly loaded revision, once: where
+// each plaintext secret is, never its value.
+func (t *Target) logWarnings(d *desiredState) {
+	for i, w := range d.warnings {
+		if i == maxLoggedWarnings {
+			t.log.Warn("more secrets are written in plain text; /status lists them",
+				zap.String("revision", d.revision), zap.Int("more", len(d.warnings)-i))
+			return
+		}
+		t.log.Warn("a secret is written in plain text in Git: use ${VAR}, $env:// or $secret://",
+			zap.String("revision", d.revision), zap.String("file", w.File), zap.Int("line", w.Line),
+			zap.String("resource", w.Resource), zap.String("field", w.Field))
+	}
 }
 
 // load checks and parses a snapshot.
@@ -637,6 +657,13 @@ func (p *pass) publish(active []Condition, end time.Time) {
 	s.Leader = p.leader
 	if p.desired != nil {
 		s.Revision, s.Commit = p.desired.revision, p.desired.commit
+		ws := p.desired.warnings
+		s.WarningsTruncated = 0
+		if len(ws) > maxStatusWarnings {
+			s.WarningsTruncated = len(ws) - maxStatusWarnings
+			ws = ws[:maxStatusWarnings]
+		}
+		s.Warnings = ws // never modified after the load
 	}
 	s.SourceRevision = ""
 	if t.lastFetched != "" && t.lastFetched != s.Revision {

@@ -18,10 +18,17 @@ type desiredState struct {
 	// intents fingerprint each desired resource (its parent and body as
 	// loaded), so that a later revision shows which resources Git changed.
 	intents map[model.Key]string
+	// warnings are the revision's secrets written in plain text.
+	warnings []Warning
 }
 
 func newDesiredState(snap Snapshot, rs []model.Resource) *desiredState {
 	d := &desiredState{revision: snap.Revision, commit: snap.Commit, resources: rs, intents: make(map[model.Key]string, len(rs))}
+	ws := model.PlaintextSecrets(rs)
+	d.warnings = make([]Warning, len(ws))
+	for i, w := range ws {
+		d.warnings[i] = Warning{File: w.File, Line: w.Line, Resource: w.Resource, Field: w.Field, Message: w.Message}
+	}
 	for _, r := range rs {
 		d.intents[r.Key] = fingerprint(struct {
 			Parent model.Key

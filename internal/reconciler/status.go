@@ -14,6 +14,9 @@ const HistorySize = 10
 // maxStatusDrift bounds the drift list of a status; the rest is counted.
 const maxStatusDrift = 500
 
+// maxStatusWarnings bounds the warnings of a status; the rest is counted.
+const maxStatusWarnings = 500
+
 // DriftType says who moved: Git or the gateway.
 type DriftType string
 
@@ -87,6 +90,17 @@ type Item struct {
 	Error  string      `json:"error,omitempty"`
 }
 
+// Warning is a problem of the revision being served that does not stop it
+// from being applied: a secret written in plain text in Git (reliability
+// row B5). It names where the secret is, never its value.
+type Warning struct {
+	File     string `json:"file"`
+	Line     int    `json:"line"`
+	Resource string `json:"resource"`
+	Field    string `json:"field"`
+	Message  string `json:"message"`
+}
+
 // Condition is one reason the target is not Ready.
 type Condition struct {
 	Reason  metrics.Reason `json:"reason"`
@@ -157,6 +171,10 @@ type Status struct {
 	Conditions []Condition `json:"conditions"`
 	Drift      []Item      `json:"drift"`
 	// DriftTruncated counts the differences left out of Drift.
-	DriftTruncated int     `json:"driftTruncated,omitempty"`
-	History        []Cycle `json:"history"`
+	DriftTruncated int `json:"driftTruncated,omitempty"`
+	// Warnings are those of the revision being served.
+	Warnings []Warning `json:"warnings"`
+	// WarningsTruncated counts the warnings left out of Warnings.
+	WarningsTruncated int     `json:"warningsTruncated,omitempty"`
+	History           []Cycle `json:"history"`
 }

@@ -262,7 +262,7 @@ func NewTarget(cfg TargetConfig, deps Deps) (*Target, error) {
 		status: Status{
 			Name: cfg.Name, Mode: cfg.Mode, Suspended: cfg.Suspend,
 			Source: cfg.SourceURL, Server: cfg.Server, Leader: true,
-			Conditions: []Condition{}, Drift: []Item{}, History: []Cycle{},
+			Conditions: []Condition{}, Drift: []Item{}, Warnings: []Warning{}, History: []Cycle{},
 		},
 	}
 	t.m.InitTarget(cfg.Name, cfg.TLSVerifyDisabled)

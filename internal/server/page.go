@@ -85,6 +85,12 @@ code { font-size: 12px; }
 {{end}}</table>
 {{if .DriftTruncated}}<p>… and {{.DriftTruncated}} more (see /status).</p>{{end}}
 {{end}}
+{{if .Warnings}}
+<table><tr><th>warning</th><th>resource</th><th>where</th></tr>
+{{range .Warnings}}<tr><td class="warn">{{.Message}}</td><td>{{.Resource}}</td><td>{{.File}}:{{.Line}}</td></tr>
+{{end}}</table>
+{{if .WarningsTruncated}}<p>… and {{.WarningsTruncated}} more warnings (see /status).</p>{{end}}
+{{end}}
 <table><tr><th>#</th><th>start</th><th>trigger</th><th>result</th><th>took</th><th>drift</th><th>pending</th><th>applied</th><th>failed</th><th>revision</th><th>error</th></tr>
 {{range .History}}<tr><td>{{.Number}}</td><td>{{when .Start}}</td><td>{{.Trigger}}</td><td>{{.Result}}</td><td>{{dur .Duration}}</td>
 <td>{{.Counts.Drift}}</td><td>{{.Counts.Pending}}</td><td>{{.Counts.Applied}}</td><td>{{.Counts.Failed}}</td><td><code>{{short .Revision}}</code></td><td>{{short .Error}}</td></tr>

@@ -104,6 +104,10 @@ func sample() reconciler.Status {
 			Fields: []reconciler.Field{{Path: "/description", Old: "by hand", New: "list orders"}, {Path: "/plugins/key-auth/key", Old: "[redacted]", New: "[redacted]", Secret: true}},
 			State:  reconciler.StateCorrected,
 		}},
+		Warnings: []reconciler.Warning{{
+			File: "consumers.yaml", Line: 4, Resource: `consumer_credential "app/c0"`, Field: "config.key",
+			Message: "config.key is a secret written in plain text",
+		}},
 		History: []reconciler.Cycle{{Number: 1, Result: reconciler.ResultSuccess, Trigger: reconciler.TriggerStart}},
 		Leader:  true,
 	}
@@ -152,7 +156,8 @@ func TestEndpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !doc.Ready || len(doc.Targets) != 1 || doc.Targets[0].Drift[0].Fields[0].Old != "by hand" ||
-		doc.Targets[0].Conditions[0].Reason != metrics.ReasonFetchFailed || doc.Targets[0].Commit.Author == "" {
+		doc.Targets[0].Conditions[0].Reason != metrics.ReasonFetchFailed || doc.Targets[0].Commit.Author == "" ||
+		len(doc.Targets[0].Warnings) != 1 || doc.Targets[0].Warnings[0].Field != "config.key" {
 		t.Errorf("/status = %s", body)
 	}
 
@@ -160,7 +165,7 @@ func TestEndpoints(t *testing.T) {
 	if code != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") {
 		t.Fatalf("/ = %d %s", code, hdr.Get("Content-Type"))
 	}
-	for _, want := range []string{"orders-list", "FetchFailed", "main@sha1:0123456789abcdef", "/description", "&#34;by hand&#34;", "[redacted]", "Alice"} {
+	for _, want := range []string{"orders-list", "FetchFailed", "main@sha1:0123456789abcdef", "/description", "&#34;by hand&#34;", "[redacted]", "Alice", "consumers.yaml:4", "config.key is a secret written in plain text"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
 		}

@@ -12,7 +12,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/gitops-gateway/reconciler/pkg/api7/internal/jsondec"
 	"github.com/gitops-gateway/reconciler/pkg/model"
 )
 
@@ -373,9 +372,9 @@ func (m api7Mapper) inventory(l api7Lists) model.Inventory {
 			foreign(key)
 			continue
 		}
-		body, _, _ := fromWireCommon(it.value)
+		body, group := consumerFromWire(it.value)
 		stripAPI7Meta(body)
-		own(model.Resource{Key: key, Name: username, Body: body})
+		own(model.Resource{Key: key, Name: username, Parent: group, Body: body})
 		for _, ct := range l.credentials[username] {
 			cid := api7ID(ct.value, "")
 			body := credentialFromWire(ct.value)
@@ -529,41 +528,23 @@ func (c *Client) listAPI7(ctx context.Context) (model.Inventory, error) {
 // are the objects themselves, without APISIX's {key, value} envelope. Items
 // that do carry one are unwrapped.
 func decodeAPI7List(raw []byte) ([]wireItem, int, error) {
-	doc, err := jsondec.Decode(raw)
+	list, total, err := decodeListEnvelope(raw)
 	if err != nil {
-		return nil, 0, fmt.Errorf("decode list: %w", err)
+		return nil, 0, err
 	}
-	env, ok := doc.(map[string]any)
-	if !ok {
-		return nil, 0, fmt.Errorf("decode list: the answer is %s, not an object", jsonType(doc))
-	}
-	total := -1
-	if t, ok := env["total"].(float64); ok {
-		total = int(t)
-	}
-	switch list := env["list"].(type) {
-	case []any:
-		out := make([]wireItem, 0, len(list))
-		for i, e := range list {
-			o, ok := e.(map[string]any)
-			if !ok {
-				return nil, 0, fmt.Errorf("decode list: item %d is %s", i, jsonType(e))
-			}
-			if v, ok := o["value"].(map[string]any); ok {
-				if k, isKey := o["key"].(string); isKey {
-					out = append(out, wireItem{key: k, value: v})
-					continue
-				}
-			}
-			out = append(out, wireItem{value: o})
+	out := make([]wireItem, 0, len(list))
+	for i, e := range list {
+		o, ok := e.(map[string]any)
+		if !ok {
+			return nil, 0, fmt.Errorf("decode list: item %d is %s", i, jsonType(e))
 		}
-		return out, total, nil
-	case map[string]any, nil:
-		if _, present := env["list"]; !present {
-			return nil, 0, errors.New("decode list: no list in the answer")
+		if v, ok := o["value"].(map[string]any); ok {
+			if k, isKey := o["key"].(string); isKey {
+				out = append(out, wireItem{key: k, value: v})
+				continue
+			}
 		}
-		return nil, total, nil
-	default:
-		return nil, 0, fmt.Errorf("decode list: list is %s", jsonType(list))
+		out = append(out, wireItem{value: o})
 	}
+	return out, total, nil
 }

@@ -19,7 +19,7 @@ import (
 func api7Resources(t *testing.T) []model.Resource {
 	var out []model.Resource
 	for _, r := range append(adcResources(t, "testdata/apisix-3.18/inventory-tls-create.yaml"), extraResources()...) {
-		if r.Key.Kind != model.KindConsumerGroup {
+		if r.Key.Kind != model.KindConsumerGroup && r.Parent.Kind != model.KindConsumerGroup {
 			out = append(out, r)
 		}
 	}

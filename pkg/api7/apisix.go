@@ -310,8 +310,11 @@ func (m apisixMapper) streamRouteToWire(r model.Resource) (map[string]any, error
 
 func (m apisixMapper) consumerToWire(r model.Resource) (map[string]any, error) {
 	b := r.Body
-	out := copyExcept(b, "description", "labels", "credentials")
+	out := copyExcept(b, "description", "labels", "credentials", "group_id")
 	out["username"] = r.Key.ID
+	if r.Parent.Kind == model.KindConsumerGroup {
+		out["group_id"] = r.Parent.ID // a consumer nested in a group is its member
+	}
 	renameDesc(out, b)
 	if err := setLabels(out, b, m.ownedLabels()); err != nil {
 		return nil, fmt.Errorf("%s: %w", r.Key, err)
@@ -454,6 +457,17 @@ func singular(body map[string]any, one, many string) {
 			delete(body, one)
 		}
 	}
+}
+
+// consumerFromWire maps an APISIX consumer to ADC terms: its group_id
+// becomes its parent, as nesting in a consumer group expresses it in files.
+func consumerFromWire(v map[string]any) (body map[string]any, group model.Key) {
+	body, _, _ = fromWireCommon(v)
+	if gid, ok := idString(body["group_id"]); ok && gid != "" {
+		group = model.Key{Kind: model.KindConsumerGroup, ID: gid}
+		delete(body, "group_id")
+	}
+	return body, group
 }
 
 func routeFromWire(v map[string]any) (body map[string]any, parent string) {
@@ -646,8 +660,8 @@ func (m apisixMapper) inventory(l apisixLists) (inv model.Inventory, split map[s
 			foreign(key)
 			continue
 		}
-		body, _, _ := fromWireCommon(it.value)
-		own(model.Resource{Key: key, Name: username, Body: body})
+		body, group := consumerFromWire(it.value)
+		own(model.Resource{Key: key, Name: username, Parent: group, Body: body})
 		for _, ct := range l.credentials[username] {
 			cid := ct.id()
 			body := credentialFromWire(ct.value)

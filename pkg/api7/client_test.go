@@ -20,11 +20,12 @@ import (
 )
 
 // extraResources covers the kinds and forms the corpus files do not: a
-// stream route, a consumer group, label arrays, a credential without
-// description, a service without an upstream.
+// stream route, a consumer group with a member, label arrays, a credential
+// without description, a service without an upstream.
 func extraResources() []model.Resource {
 	svc := model.Key{Kind: model.KindService, ID: model.ServiceID("tcp-echo")}
 	web := model.Key{Kind: model.KindService, ID: model.ServiceID("plain")}
+	gold := model.Key{Kind: model.KindConsumerGroup, ID: model.ConsumerGroupID("gold")}
 	return []model.Resource{
 		{Key: svc, Name: "tcp-echo", Body: map[string]any{
 			"name":     "tcp-echo",
@@ -41,8 +42,11 @@ func extraResources() []model.Resource {
 			"name": "root", "uris": []any{"/", "/index.html"}, "labels": map[string]any{"tier": []any{"gold"}}, "priority": 3.0,
 			"plugins": map[string]any{"response-rewrite": map[string]any{"status_code": 200.0, "body": "ok"}},
 		}},
-		{Key: model.Key{Kind: model.KindConsumerGroup, ID: model.ConsumerGroupID("gold")}, Name: "gold", Body: map[string]any{
+		{Key: gold, Name: "gold", Body: map[string]any{
 			"name": "gold", "description": "gold tier", "plugins": map[string]any{"response-rewrite": map[string]any{"headers": map[string]any{"set": map[string]any{"X-Tier": "gold"}}}},
+		}},
+		{Key: model.Key{Kind: model.KindConsumer, ID: "gold-member"}, Name: "gold-member", Parent: gold, Body: map[string]any{
+			"username": "gold-member", "description": "in the gold group",
 		}},
 	}
 }

@@ -217,12 +217,33 @@ func (c *Client) walkPages(ctx context.Context, path string, query url.Values, s
 	}
 }
 
-// decodeAPISIXList decodes {"list": [{key, value, …}], "total": N}. An
-// empty page has "list": {} (an object). Decoding into interface values and
-// picking the fields is about three times faster than into structs with
-// encoding/json, and jsondec decodes interface values 1.7 times as fast as
-// encoding/json does (BenchmarkDecodeList).
+// decodeAPISIXList decodes {"list": [{key, value, …}], "total": N}.
+// Decoding into interface values and picking the fields is about three
+// times faster than into structs with encoding/json, and jsondec decodes
+// interface values 1.7 times as fast as encoding/json does
+// (BenchmarkDecodeList).
 func decodeAPISIXList(raw []byte) ([]wireItem, int, error) {
+	list, total, err := decodeListEnvelope(raw)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]wireItem, 0, len(list))
+	for i, e := range list {
+		it, _ := e.(map[string]any)
+		v, ok := it["value"].(map[string]any)
+		if !ok {
+			return nil, 0, fmt.Errorf("decode list: item %d has no value", i)
+		}
+		k, _ := it["key"].(string)
+		out = append(out, wireItem{key: k, value: v})
+	}
+	return out, total, nil
+}
+
+// decodeListEnvelope decodes the {"list": […], "total": N} envelope both
+// backends answer a list with, and returns its items and total (-1 when
+// absent). An empty page may have "list": {} (an object) or null.
+func decodeListEnvelope(raw []byte) ([]any, int, error) {
 	doc, err := jsondec.Decode(raw)
 	if err != nil {
 		return nil, 0, fmt.Errorf("decode list: %w", err)
@@ -237,17 +258,7 @@ func decodeAPISIXList(raw []byte) ([]wireItem, int, error) {
 	}
 	switch list := env["list"].(type) {
 	case []any:
-		out := make([]wireItem, 0, len(list))
-		for i, e := range list {
-			it, _ := e.(map[string]any)
-			v, ok := it["value"].(map[string]any)
-			if !ok {
-				return nil, 0, fmt.Errorf("decode list: item %d has no value", i)
-			}
-			k, _ := it["key"].(string)
-			out = append(out, wireItem{key: k, value: v})
-		}
-		return out, total, nil
+		return list, total, nil
 	case map[string]any, nil:
 		if _, present := env["list"]; !present {
 			return nil, 0, errors.New("decode list: no list in the answer")

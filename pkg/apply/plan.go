@@ -12,6 +12,15 @@
 // kind orders below break ties among ready steps, so the pipe to the
 // gateway stays full with dependencies first.
 //
+// A resource depends on its parent (a route's or stream route's service, an
+// extra upstream's service, a credential's consumer, a consumer's group)
+// and on every object its body names by ID, at any depth: upstream_id
+// (routes, services, and the traffic-split plugin's weighted upstreams
+// anywhere), service_id, group_id, and an upstream's tls.client_cert_id
+// (an SSL of type client, whose update also goes first). A service whose
+// plugin names one of its own extra upstreams is written before it and
+// deleted before it (see Plan.link).
+//
 // This departs from design §7, which lists deletes first. Writing before
 // deleting means that a resource that moves to a new ID (a renamed route or
 // service, a route moved to another service, an SSL whose SNIs changed, a
@@ -76,14 +85,22 @@ func deleteOrder() []model.Kind {
 	}
 }
 
-// references are the body fields that name another resource, and the kinds
-// they may name (an upstream_id may name an extra upstream or, in APISIX's
-// layout, a service's inline upstream, stored under the service's ID). They
-// are looked for at any depth, so that plugins such as traffic-split count.
-var references = map[string][]model.Kind{
-	"service_id":  {model.KindService},
-	"upstream_id": {model.KindUpstream, model.KindService},
-	"group_id":    {model.KindConsumerGroup},
+// referenceFields are the body fields that name another resource by ID, and the
+// kinds they may name (an upstream_id may name an extra upstream or, in
+// APISIX's layout, a service's inline upstream, stored under the service's
+// ID). They are looked for at any depth, so that plugins such as
+// traffic-split (rules[].weighted_upstreams[].upstream_id) and an upstream's
+// tls.client_cert_id (in a service's inline upstream too) count. ADC's files
+// write every one of them as an ID; the other links of its format, by
+// nesting (a route in its service, a consumer in its group, a credential in
+// its consumer), are Resource.Parent. A live body may also carry a
+// consumer's group_id or a route's service_id that the files cannot
+// express.
+var referenceFields = map[string][]model.Kind{
+	"service_id":     {model.KindService},
+	"upstream_id":    {model.KindUpstream, model.KindService},
+	"group_id":       {model.KindConsumerGroup},
+	"client_cert_id": {model.KindSSL},
 }
 
 // Input is what a plan is made from.
@@ -283,33 +300,68 @@ func sortByKind(cs []diff.Change, idx []int, order []model.Kind) {
 }
 
 // link records, per step, the steps it waits for. A write waits for the
-// create of its parent and of anything its body references; a delete waits
-// for the deletes of its children and of anything that references it.
+// create of its parent and of anything its body references, and for the
+// update of an SSL it references (APISIX checks that an upstream's
+// tls.client_cert_id names an SSL of type client when the upstream is
+// written). A delete waits for the deletes of its children and of anything
+// that references it.
+//
+// A parent whose body references its own child (a service whose
+// traffic-split names one of its extra upstreams) is the one exception to
+// "parents first on write, children first on delete": the reference is the
+// link the gateway enforces on delete (APISIX refuses to delete an upstream
+// a plugin names, while it knows an extra upstream's service only by a
+// label, and API7 Enterprise deletes a service's upstreams with it), and
+// the parent the one it enforces on write (API7 Enterprise stores an extra
+// upstream under its service; neither checks a plugin's upstream_id on
+// write). So the child is written after its parent and deleted after it
+// too.
 func (p *Plan) link() {
 	creates := map[model.Key]int{}
+	updates := map[model.Key]int{}
 	deletes := map[model.Key]int{}
 	for i, s := range p.Steps {
 		switch s.Action {
 		case diff.ActionCreate:
 			creates[s.Resource.Key] = i
+		case diff.ActionUpdate:
+			updates[s.Resource.Key] = i
 		case diff.ActionDelete:
 			deletes[s.Resource.Key] = i
 		}
 	}
+	refs := make([][]model.Key, len(p.Steps))
+	for i, s := range p.Steps {
+		refs[i] = references(s.Resource)
+	}
 	for i := range p.Steps {
 		s := &p.Steps[i]
-		deps := dependencies(s.Resource)
+		parent := s.Resource.Parent
 		switch s.Action {
 		case diff.ActionCreate, diff.ActionUpdate:
-			for _, k := range deps {
-				if j, ok := creates[k]; ok && j != i {
+			if j, ok := creates[parent]; ok && !parent.IsZero() {
+				s.After = append(s.After, j)
+			}
+			for _, k := range refs[i] {
+				j, ok := creates[k]
+				if !ok && k.Kind == model.KindSSL {
+					j, ok = updates[k]
+				}
+				if ok && j != i && p.Steps[j].Resource.Parent != s.Resource.Key {
 					s.After = append(s.After, j)
 				}
 			}
 		case diff.ActionDelete:
 			// Reverse edges: whoever depends on this one goes first.
-			for _, k := range deps {
-				if j, ok := deletes[k]; ok && j != i {
+			if j, ok := deletes[parent]; ok && !parent.IsZero() {
+				if slices.Contains(refs[j], s.Resource.Key) {
+					s.After = append(s.After, j) // the parent names its child: see above
+				} else {
+					p.Steps[j].After = append(p.Steps[j].After, i)
+				}
+			}
+			for _, k := range refs[i] {
+				if j, ok := deletes[k]; ok && j != i && p.Steps[j].Resource.Key != parent {
 					p.Steps[j].After = append(p.Steps[j].After, i)
 				}
 			}
@@ -418,19 +470,16 @@ func (p *Plan) early() {
 	}
 }
 
-// dependencies are the keys a resource needs to exist: its parent and what
-// its body references.
-func dependencies(r model.Resource) []model.Key {
+// references are the keys a resource's body names (see the references
+// table), other than its own.
+func references(r model.Resource) []model.Key {
 	var out []model.Key
-	if !r.Parent.IsZero() {
-		out = append(out, r.Parent)
-	}
 	var walk func(v any)
 	walk = func(v any) {
 		switch t := v.(type) {
 		case map[string]any:
 			for k, e := range t {
-				if kinds, ok := references[k]; ok {
+				if kinds, ok := referenceFields[k]; ok {
 					if id, ok := e.(string); ok && id != "" {
 						for _, kind := range kinds {
 							if key := (model.Key{Kind: kind, ID: id}); key != r.Key {

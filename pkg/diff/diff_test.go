@@ -367,3 +367,36 @@ func TestTLSVerifyDefault(t *testing.T) {
 		}
 	}
 }
+
+// A consumer keeps its key when it joins, leaves or changes its group:
+// the group is compared as group_id, which the change names.
+func TestConsumerGroupMembership(t *testing.T) {
+	consumer := func(group string) model.Resource {
+		r := model.Resource{Key: model.Key{Kind: model.KindConsumer, ID: "alice"}, Name: "alice", Body: map[string]any{"username": "alice"}}
+		if group != "" {
+			r.Parent = model.Key{Kind: model.KindConsumerGroup, ID: group}
+		}
+		return r
+	}
+	tests := []struct {
+		name       string
+		want, live string
+		changed    bool
+	}{
+		{"same group", "gold", "gold", false},
+		{"no group", "", "", false},
+		{"joined", "gold", "", true},
+		{"left", "", "gold", true},
+		{"moved", "platinum", "gold", true},
+	}
+	for _, tt := range tests {
+		cs := diff.Compute([]model.Resource{consumer(tt.want)}, []model.Resource{consumer(tt.live)})
+		if cs.Empty() == tt.changed {
+			t.Errorf("%s: changes = %s", tt.name, diff.Text(cs, diff.TextOptions{}))
+			continue
+		}
+		if tt.changed && (len(cs.Changes) != 1 || len(cs.Changes[0].Fields) != 1 || cs.Changes[0].Fields[0].Path != "/group_id") {
+			t.Errorf("%s: want one change of /group_id, got %s", tt.name, diff.Text(cs, diff.TextOptions{}))
+		}
+	}
+}

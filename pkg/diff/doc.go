@@ -23,6 +23,9 @@
 //     its own ID next to an inline upstream (APISIX's layout), and the inline
 //     upstream's name (the backend sets it: APISIX to the service's name,
 //     API7 to "default"). Any other reference stays, so it shows as drift.
+//     A consumer's group is the exception: a consumer keeps its key when
+//     it moves to another group, so its parent group becomes the field
+//     group_id on both sides, and a change of group shows as drift.
 //   - Upstream nodes: the map form {"host:port": weight} becomes the array
 //     form; a node without a port gets the scheme's (80 for http/grpc, 443
 //     for https/grpcs); nodes are sorted.

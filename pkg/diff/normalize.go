@@ -226,6 +226,12 @@ func (d *Differ) normalizeBody(r model.Resource) map[string]any {
 			// the service; API7: "default"); the name has no effect.
 			delete(u, "name")
 		}
+	case model.KindConsumer:
+		if r.Parent.Kind == model.KindConsumerGroup {
+			// Membership is the parent link a consumer can change without
+			// changing its key: compared as the field the wire carries.
+			b["group_id"] = r.Parent.ID
+		}
 	case model.KindCredential:
 		credentialFromWire(b)
 	case model.KindSSL:

@@ -154,7 +154,8 @@ func newHTTPServer(t testing.TB, root string, tlsOn bool) *httpServer {
 			"GIT_CONFIG_GLOBAL=/dev/null",
 			"GIT_CONFIG_NOSYSTEM=1",
 		},
-		Stderr: io.Discard, // "Not a git repository" for the missing-repository cases
+		Stderr: io.Discard,                 // "Not a git repository" for the missing-repository cases
+		Logger: log.New(io.Discard, "", 0), // copy errors when a limit cuts a response short
 	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		s.mu.Lock()

@@ -43,6 +43,7 @@ func TestRefs(t *testing.T) {
 		{"light", "light@sha1:" + dev, "refs/tags/light", "v: 2\n"},
 		{"refs/tags/both", "both@sha1:" + dev, "refs/tags/both", "v: 2\n"},
 		{trunk, "sha1:" + trunk, "", "v: 1\n"},
+		{older, "sha1:" + older, "", "v: 0\n"}, // no tip: see TestPinnedCommit
 		{strings.ToUpper(dev), "sha1:" + dev, "", "v: 2\n"},
 	}
 	for _, tt := range tests {
@@ -70,30 +71,6 @@ func TestRefs(t *testing.T) {
 			if !strings.Contains(e.Error(), tt.want) || e.Reason() != "FetchFailed" {
 				t.Errorf("ref %q: %v (reason %s), want %q", tt.ref, e, e.Reason(), tt.want)
 			}
-		}
-	})
-
-	t.Run("pinned commit not advertised", func(t *testing.T) {
-		// Git refuses a want that is no ref tip unless the server allows it.
-		src := newSource(t, Options{URL: repo.fileURL(), Ref: older})
-		e := fetchErr(t, src, ErrNotFound)
-		if !strings.Contains(e.Error(), "not our ref") {
-			t.Errorf("error %v", e)
-		}
-		repo.bareGit("config", "uploadpack.allowReachableSHA1InWant", "true")
-		r := mustFetch(t, src)
-		if r.Commit.Revision != "sha1:"+older || fsFiles(t, r)["a.yaml"] != "v: 0\n" {
-			t.Errorf("revision %s files %v", r.Commit.Revision, fsFiles(t, r))
-		}
-		// A pinned commit never moves: the next poll asks nobody.
-		again := mustFetch(t, src)
-		if !again.Unchanged || again.Stats.Advertisements != 0 {
-			t.Errorf("poll of a pinned commit: unchanged=%v stats %+v", again.Unchanged, again.Stats)
-		}
-		// Nor does a new process with the cache.
-		cold := newSource(t, Options{URL: repo.fileURL(), Ref: older, CacheDir: src.opts.CacheDir})
-		if r := mustFetch(t, cold); r.Stats.Advertisements != 0 || r.Commit.Hash != older {
-			t.Errorf("cold start on a cached pinned commit: stats %+v", r.Stats)
 		}
 	})
 }

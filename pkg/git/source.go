@@ -11,6 +11,20 @@
 // deleted ref or an empty tree is an error, never an empty desired state.
 // Signatures can be required on the commit, the tag, or both.
 //
+// # Pinned commits
+//
+// A Ref that is a commit hash never moves: once the commit is in the
+// cache, Fetch asks no server. git upload-pack with its default
+// configuration (over SSH, git:// and file://) sends only the commits its
+// refs point to, and refuses others with "not our ref". For such a server
+// Fetch searches: it fetches the history of every advertised branch and tag
+// 16, 256 and then 4,096 commits deep until the commit is among it. The
+// search as a whole receives at most Limits.MaxPackSize bytes (ErrTooLarge
+// beyond); a commit it does not find is ErrNotFound naming the commit, and
+// is not searched for again until a branch or tag moves. Servers that take
+// any reachable commit (smart HTTP, allow-reachable-sha1-in-want) are asked
+// for the commit alone.
+//
 // Errors are *Error values classed by what the caller should do (see the
 // Err* sentinels) and carry a reason from the daemon's closed set.
 // Credentials never appear in errors, logs or URLs.
@@ -47,7 +61,9 @@ type Options struct {
 	// [user@]host:path. It must not hold a password.
 	URL string
 	// Ref is a branch, a tag, a full ref name (refs/…) or a full 40-digit
-	// commit hash. Empty means the remote's HEAD.
+	// commit hash. Empty means the remote's HEAD. A commit is fetched from
+	// any server that has it reachable from a branch or tag, within the
+	// bounds of the package doc's "Pinned commits".
 	Ref string
 	// Path is the directory (or single file) inside the repository to
 	// read; empty is the root.
@@ -122,6 +138,11 @@ type Source struct {
 	// the ref stays there, a poll costs one advertisement.
 	refused    plumbing.Hash
 	refusedErr error
+	// pinMiss is the last search for a pinned commit that failed, with
+	// the tips it searched (see fetchCommit).
+	pinMiss *pinSearch
+	// pinDepths overrides defaultPinDepths (tests).
+	pinDepths []int
 }
 
 // Signature is a commit's author or committer.
@@ -357,7 +378,7 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 	}
 	defer c.Close()
 	var previous plumbing.Hash
-	if c.state.Ref == s.opts.Ref && plumbing.IsHash(c.state.Commit) {
+	if c.state.Ref == s.stateRef() && plumbing.IsHash(c.state.Commit) {
 		previous = plumbing.NewHash(c.state.Commit)
 	}
 
@@ -372,7 +393,16 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 				return Result{}, err
 			}
 		}
-		if err := fetchPack(ctx, sess, ar, c, tgt.hash, 1, havesFor(c.store, previous)); err != nil {
+		haves := havesFor(c.store, previous)
+		if tgt.kind == refCommit {
+			d, err := dial()
+			if err != nil {
+				return Result{}, err
+			}
+			if err := s.fetchCommit(ctx, *d, sess, ar, c, tgt.hash, haves); err != nil {
+				return Result{}, err
+			}
+		} else if err := fetchPack(ctx, sess, ar, c, []plumbing.Hash{tgt.hash}, 1, haves); err != nil {
 			return Result{}, err
 		}
 	}
@@ -424,7 +454,7 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 		return Result{}, s.damaged(c, err)
 	}
 
-	c.state.Ref = s.opts.Ref
+	c.state.Ref = s.stateRef()
 	c.state.Target = tgt.hash.String()
 	c.state.Commit = commit.Hash.String()
 	if err := c.saveState(); err != nil {
@@ -445,7 +475,17 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 	s.lastTarget = tgt.hash
 	s.lastSigned = signed
 	s.refused, s.refusedErr = plumbing.ZeroHash, nil
+	s.pinMiss = nil
 	return res, nil
+}
+
+// stateRef is the configured ref as the cache state records it: a commit
+// hash in lower case, however it was written.
+func (s *Source) stateRef() string {
+	if s.ref.kind == refCommit {
+		return s.ref.hash.String()
+	}
+	return s.opts.Ref
 }
 
 // unchanged returns the last result again. With verification on, its
@@ -492,10 +532,10 @@ func (s *Source) openCache() (*cache, error) {
 	return openCache(s.opts.CacheDir, s.remote.String())
 }
 
-// fetchPack asks for want (and its history to depth, 0 for all of it,
+// fetchPack asks for wants (and their history to depth, 0 for all of it,
 // when the server can cut history), telling the server which commits we
 // have and where our history is cut, then stores the pack and the new cut.
-func fetchPack(ctx context.Context, sess session, ar *packp.AdvRefs, c *cache, want plumbing.Hash, depth int, haves []plumbing.Hash) (err error) {
+func fetchPack(ctx context.Context, sess session, ar *packp.AdvRefs, c *cache, wants []plumbing.Hash, depth int, haves []plumbing.Hash) (err error) {
 	st := c.store
 	req := packp.NewUploadPackRequestFromCapabilities(ar.Capabilities)
 	// With haves, ask for a thin pack: for a shallow request, git
@@ -517,7 +557,7 @@ func fetchPack(ctx context.Context, sess session, ar *packp.AdvRefs, c *cache, w
 			return fmt.Errorf("read shallow list: %w", err)
 		}
 	}
-	req.Wants = []plumbing.Hash{want}
+	req.Wants = wants
 	req.Haves = haves
 	resp, err := sess.uploadPack(ctx, req)
 	if err != nil {
@@ -539,8 +579,10 @@ func fetchPack(ctx context.Context, sess session, ar *packp.AdvRefs, c *cache, w
 	if err := c.refresh(); err != nil {
 		return err
 	}
-	if !hasObject(c.store, want) {
-		return fmt.Errorf("server did not send %s", want)
+	for _, want := range wants {
+		if !hasObject(c.store, want) {
+			return fmt.Errorf("server did not send %s", want)
+		}
 	}
 	return nil
 }
@@ -764,7 +806,7 @@ func (s *Source) isAncestor(ctx context.Context, d dialer, c *cache, tgt target,
 					return &Error{Op: "fetch", Class: ErrUnavailable, Err: errors.New("the ref moved during the fetch; retrying on the next one")}
 				}
 			}
-			return fetchPack(ctx, sess, ar, c, tgt.hash, probeDepths[i], havesFor(c.store, old))
+			return fetchPack(ctx, sess, ar, c, []plumbing.Hash{tgt.hash}, probeDepths[i], havesFor(c.store, old))
 		}()
 		if err != nil {
 			return false, err

@@ -322,19 +322,20 @@ func (s *streamSession) advertise(ctx context.Context) (*packp.AdvRefs, error) {
 func (s *streamSession) uploadPack(_ context.Context, req *packp.UploadPackRequest) (*packp.UploadPackResponse, error) {
 	s.packRun = true
 	s.stats.packRequests.Add(1)
-	if err := req.UploadRequest.Encode(s.w); err != nil {
-		return nil, fmt.Errorf("send wants: %w", err)
-	}
-	if err := req.UploadHaves.Encode(s.w, true); err != nil {
-		return nil, fmt.Errorf("send haves: %w", err)
-	}
-	if err := pktline.NewEncoder(s.w).EncodeString("done\n"); err != nil {
-		return nil, fmt.Errorf("send done: %w", err)
-	}
-	if err := s.w.Close(); err != nil {
-		return nil, fmt.Errorf("close request: %w", err)
-	}
 	resp := packp.NewUploadPackResponse(req)
+	if err := s.sendRequest(req); err != nil {
+		// git upload-pack checks each want as it reads it and hangs up
+		// on one it refuses ("not our ref"), possibly before the rest of
+		// the request is written: its reason is in the response.
+		var errLine *pktline.ErrorLine
+		if derr := resp.Decode(io.NopCloser(s.r)); errors.As(derr, &errLine) {
+			return nil, fmt.Errorf("read pack response: %w", derr)
+		}
+		if msg := s.stderr.firstLine(); msg != "" {
+			return nil, fmt.Errorf("%w (server: %s)", err, msg)
+		}
+		return nil, err
+	}
 	if err := resp.Decode(io.NopCloser(s.r)); err != nil {
 		if msg := s.stderr.firstLine(); msg != "" {
 			return nil, fmt.Errorf("read pack response: %w (server: %s)", err, msg)
@@ -342,6 +343,22 @@ func (s *streamSession) uploadPack(_ context.Context, req *packp.UploadPackReque
 		return nil, fmt.Errorf("read pack response: %w", err)
 	}
 	return resp, nil
+}
+
+func (s *streamSession) sendRequest(req *packp.UploadPackRequest) error {
+	if err := req.UploadRequest.Encode(s.w); err != nil {
+		return fmt.Errorf("send wants: %w", err)
+	}
+	if err := req.UploadHaves.Encode(s.w, true); err != nil {
+		return fmt.Errorf("send haves: %w", err)
+	}
+	if err := pktline.NewEncoder(s.w).EncodeString("done\n"); err != nil {
+		return fmt.Errorf("send done: %w", err)
+	}
+	if err := s.w.Close(); err != nil {
+		return fmt.Errorf("close request: %w", err)
+	}
+	return nil
 }
 
 // Close ends the conversation: when no pack was asked for, a flush tells

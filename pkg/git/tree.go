@@ -27,7 +27,7 @@ type Limits struct {
 	MaxFileSize int64 // bytes of one file; default model.MaxFileSize
 	MaxTreeSize int64 // bytes of all files read together; default model.MaxTreeSize
 	MaxFiles    int   // files read
-	MaxPackSize int64 // bytes received from the server in one session
+	MaxPackSize int64 // bytes received from the server in one session, or in all of one search for a pinned commit
 }
 
 // The defaults: the model's own limits, so that what Fetch accepts the

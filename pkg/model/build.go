@@ -284,7 +284,9 @@ func (b *builder) service(i int, item *yaml.Node) {
 		b.errAt(n.Line, "routes and stream_routes cannot be in the same service")
 		ok = false
 	}
-	if nested["upstreams"] != nil && body["upstream"] == nil {
+	// An upstream that is there but invalid was reported already: saying it
+	// is missing too would mislead.
+	if nested["upstreams"] != nil && body["upstream"] == nil && !hasKey(b.pairs(n), "upstream") {
 		b.errAt(n.Line, "upstreams needs a default upstream in upstream")
 		ok = false
 	}

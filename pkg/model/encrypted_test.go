@@ -93,9 +93,10 @@ ssls:
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
+	var got, fields []string
 	for _, w := range PlaintextSecrets(rs) {
 		got = append(got, w.String())
+		fields = append(fields, w.Field)
 		if strings.Contains(w.String(), canary) {
 			t.Errorf("the warning shows the secret: %s", w)
 		}
@@ -107,5 +108,8 @@ ssls:
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if f := strings.Join(fields, " "); f != "plugins.key-auth.key config.password certificates.1.key" {
+		t.Errorf("fields %s", f)
 	}
 }

@@ -223,12 +223,13 @@ func parseFiles(fsys fs.FS, files []file, env func(string) (string, bool)) []fil
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
+			fp := new(fastParser) // reused: each file's nodes are garbage once converted
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(files) {
 					return
 				}
-				results[i] = loadFile(fsys, files[i], env)
+				results[i] = loadFile(fsys, files[i], env, fp)
 			}
 		})
 	}
@@ -238,7 +239,7 @@ func parseFiles(fsys fs.FS, files []file, env func(string) (string, bool)) []fil
 
 // loadFile reads and converts one file. It reads at most MaxFileSize+1
 // bytes, so a file that grew since it was listed is still refused.
-func loadFile(fsys fs.FS, fi file, env func(string) (string, bool)) fileResult {
+func loadFile(fsys fs.FS, fi file, env func(string) (string, bool), fp *fastParser) fileResult {
 	name := fi.name
 	f, err := fsys.Open(name)
 	if err != nil {
@@ -255,7 +256,7 @@ func loadFile(fsys fs.FS, fi file, env func(string) (string, bool)) fileResult {
 	if e := encrypted(name, data); e != nil {
 		return fileResult{errs: []*Error{e}}
 	}
-	doc, perr := parseYAML(name, data)
+	doc, perr := parseYAML(name, data, fp)
 	if perr != nil {
 		return fileResult{errs: []*Error{perr}}
 	}

@@ -12,7 +12,9 @@ type Warning struct {
 	File     string
 	Line     int
 	Resource string
-	Message  string
+	// Field is where in the resource, dotted: certificates.0.key.
+	Field   string
+	Message string
 }
 
 // String renders file:line: resource: message, as Error does.
@@ -65,10 +67,10 @@ func PlaintextSecrets(rs []Resource) []Warning {
 			if !ok || v == "" || isSecretRef(v) || substituted(r.Secrets, f) {
 				continue
 			}
+			field := strings.ReplaceAll(strings.TrimPrefix(f, "/"), "/", ".")
 			out = append(out, Warning{
-				File: r.Origin.File, Line: r.Origin.Line, Resource: resourceLabel(r),
-				Message: strings.ReplaceAll(strings.TrimPrefix(f, "/"), "/", ".") +
-					" is a secret written in plain text: use ${VAR}, $env:// or $secret:// so that it stays out of Git",
+				File: r.Origin.File, Line: r.Origin.Line, Resource: resourceLabel(r), Field: field,
+				Message: field + " is a secret written in plain text: use ${VAR}, $env:// or $secret:// so that it stays out of Git",
 			})
 		}
 	}

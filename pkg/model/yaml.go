@@ -34,10 +34,13 @@ var errAbort = errors.New("abort")
 
 // parseYAML parses one file into its document node. It returns nil for an
 // empty document. Both YAML and JSON files go through here, so that both
-// get line numbers.
-func parseYAML(file string, data []byte) (*yaml.Node, *Error) {
+// get line numbers. A tree from fp is valid until fp's next parse.
+func parseYAML(file string, data []byte, fp *fastParser) (*yaml.Node, *Error) {
 	if !mayHaveSeveralDocuments(data) {
-		// The fast path: Unmarshal parses the bytes in place.
+		if doc, ok := fp.parse(data); ok {
+			return doc, nil
+		}
+		// Unmarshal parses the bytes in place.
 		var doc yaml.Node
 		if err := yaml.Unmarshal(data, &doc); err != nil {
 			return nil, yamlError(file, err)

@@ -32,7 +32,9 @@
 //     answers 400, as recorded).
 //   - WithPersistDefaults(): pre-3.14 default persistence at any version.
 //   - WithoutEncryption(): write responses echo secrets in plaintext
-//     (data_encryption off). By default they echo the ciphertext, as APISIX.
+//     (data_encryption off). By default they echo the ciphertext, as APISIX
+//     (apisix flavour only: the api7ee flavour never encrypts, see "Known
+//     differences").
 //   - WithLatency(d): per-request delay, cut short when the client gives up.
 //   - WithFaults(Faults{Seed, Unavailable, RateLimited, RetryAfter, Hang,
 //     Truncate, Reset, Methods, PathPrefix}): seeded error injection (503;
@@ -184,4 +186,20 @@
 //     without references and answers 200 {} or 400 {"error_msg":
 //     "Configuration validation failed","errors":[{resource_type,index,
 //     error}]}. Duplicate auth keys are refused as in APISIX 3.18.
+//
+// # Known differences
+//
+// Where the emulator is known to differ from the server it stands for:
+//
+//   - api7ee: an upstream's tls.client_key (a service's inline upstream and
+//     its extra upstreams) is stored and returned on GET in plain text,
+//     exactly as written. APISIX stores it encrypted and GET returns the
+//     ciphertext (the apisix flavour does the same), and API7 Enterprise's
+//     gateway, being APISIX, is expected to as well. A client tested only
+//     against the api7ee flavour would not see that the key it reads back
+//     differs from the one it wrote: compare keys through a fingerprint
+//     (pkg/diff does), never by value, and test key handling against the
+//     apisix flavour too. Pinned by TestAPI7ClientKeyReadsBackInPlainText.
+//   - api7ee: write responses echo every secret in plain text too (see
+//     above); what API7 Enterprise echoes was not recorded.
 package emulator
