@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -22,11 +23,19 @@ import (
 //     health-check fields, SSL type and client depth);
 //   - APISIX before 3.14, which stored its schema defaults: the core
 //     defaults its 3.13 Admin API was recorded adding (route priority,
-//     upstream hash_on), and each enabled plugin's defaults, read from
-//     GET /apisix/admin/plugins/{name}. Route status 1 and SSL status 1 are
-//     not needed: List drops them, as every write sends them;
+//     upstream hash_on), each enabled plugin's defaults, read from
+//     GET /apisix/admin/plugins/{name}, and for each enabled auth plugin
+//     the defaults of its consumer schema, read from
+//     GET /apisix/admin/plugins/{name}?schema_type=consumer and reported in
+//     ConsumerPlugins (3.13 stored jwt-auth's algorithm, exp, base64_secret
+//     and lifetime_grace_period in consumers and credentials). A plugin or
+//     consumer schema the server does not have (404, or 400 "not found
+//     schema") has no defaults; any other failed read is an error. Route
+//     status 1 and SSL status 1 are not needed: List drops them, as every
+//     write sends them;
 //   - API7 Enterprise: the defaults of GET /api/schema/core, as ADC
-//     extracts them.
+//     extracts them; like ADC's API7 backend, no plugin or consumer
+//     plugin defaults (its core schema holds none).
 //
 // The answer is computed once per server version and reused.
 func (c *Client) Defaults(ctx context.Context) (model.Defaults, error) {
@@ -51,13 +60,13 @@ func (c *Client) Defaults(ctx context.Context) (model.Defaults, error) {
 		}
 		d = model.Defaults{Kinds: mergeKinds(core, lintDefaults())}
 	case !v.AtLeast(3, 14, 0):
-		plugins, err := c.apisixPluginDefaults(ctx)
+		plugins, consumer, err := c.apisixPluginDefaults(ctx)
 		if err != nil {
 			return model.Defaults{}, fmt.Errorf("defaults: %w", err)
 		}
-		d = apisixDefaults(v, plugins)
+		d = apisixDefaults(v, plugins, consumer)
 	default:
-		d = apisixDefaults(v, nil)
+		d = apisixDefaults(v, nil, nil)
 	}
 	c.mu.Lock()
 	c.defaults = &d
@@ -67,22 +76,32 @@ func (c *Client) Defaults(ctx context.Context) (model.Defaults, error) {
 }
 
 // apisixDefaults combines ADC's lint defaults with, before 3.14, the core
-// defaults APISIX 3.13 stored and the given plugin defaults.
-func apisixDefaults(v ServerVersion, plugins map[string]map[string]any) model.Defaults {
+// defaults APISIX 3.13 stored, the given plugin defaults and the given
+// defaults of auth plugins' consumer schemas.
+func apisixDefaults(v ServerVersion, plugins, consumer map[string]map[string]any) model.Defaults {
 	d := model.Defaults{Kinds: lintDefaults()}
 	if v.AtLeast(3, 14, 0) {
 		return d
 	}
 	d.Kinds = mergeKinds(apisix313Core(), d.Kinds)
 	d.Plugins = map[string]map[string]any{}
+	for name, def := range consumer {
+		if len(def) == 0 {
+			continue
+		}
+		if d.ConsumerPlugins == nil {
+			d.ConsumerPlugins = map[string]map[string]any{}
+		}
+		d.ConsumerPlugins[name] = copyMap(def)
+	}
 	for name, def := range plugins {
 		if !authPlugins[name] {
 			d.Plugins[name] = copyMap(def)
 			continue
 		}
-		// An auth plugin's consumer schema has none of these defaults (3.13
-		// stored a consumer's key-auth as sent): they apply to routes and
-		// services only.
+		// On a consumer or credential an auth plugin is checked against its
+		// consumer schema instead (ConsumerPlugins): these defaults apply to
+		// routes and services only.
 		for _, k := range []model.Kind{model.KindRoute, model.KindService} {
 			kd := d.Kinds[k]
 			if kd == nil {
@@ -100,7 +119,8 @@ func apisixDefaults(v ServerVersion, plugins map[string]map[string]any) model.De
 	return d
 }
 
-// authPlugins have a separate consumer schema in APISIX.
+// authPlugins have a separate consumer schema in APISIX, which checks
+// their configuration in consumers and credentials.
 var authPlugins = map[string]bool{
 	"key-auth": true, "basic-auth": true, "jwt-auth": true, "hmac-auth": true,
 	"ldap-auth": true, "wolf-rbac": true,
@@ -128,52 +148,88 @@ func apisix313Plugins() map[string]map[string]any {
 	}
 }
 
+// apisix313ConsumerPlugins is the fallback for the consumer schemas:
+// jwt-auth's defaults in APISIX 3.13 (apisix/plugins/jwt-auth.lua); the
+// other auth plugins' consumer schemas have none.
+func apisix313ConsumerPlugins() map[string]map[string]any {
+	return map[string]map[string]any{
+		"jwt-auth": {"algorithm": "HS256", "exp": 86400.0, "base64_secret": false, "lifetime_grace_period": 0.0},
+	}
+}
+
 // apisixPluginDefaults reads the schema of every enabled plugin and keeps
-// the defaults of its properties.
-func (c *Client) apisixPluginDefaults(ctx context.Context) (map[string]map[string]any, error) {
+// the defaults of its properties (plugins), and for the auth plugins also
+// those of their consumer schema (consumer).
+func (c *Client) apisixPluginDefaults(ctx context.Context) (plugins, consumer map[string]map[string]any, err error) {
 	resp, err := c.do(ctx, request{method: http.MethodGet, path: apisixPrefix + "/plugins/list"})
 	if errors.Is(err, ErrNotFound) {
 		c.log.Info("the server lists no plugins; using the built-in APISIX 3.13 plugin defaults")
-		return apisix313Plugins(), nil
+		return apisix313Plugins(), apisix313ConsumerPlugins(), nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var names []string
 	if err := json.Unmarshal(resp.body, &names); err != nil {
-		return nil, fmt.Errorf("decode GET %s/plugins/list: %w", apisixPrefix, err)
+		return nil, nil, fmt.Errorf("decode GET %s/plugins/list: %w", apisixPrefix, err)
 	}
-	out := map[string]map[string]any{}
+	plugins, consumer = map[string]map[string]any{}, map[string]map[string]any{}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.cfg.Concurrency)
+	read := func(name string, q url.Values, into map[string]map[string]any) {
+		g.Go(func() error {
+			def, err := c.pluginSchemaDefaults(gctx, name, q)
+			if err != nil || len(def) == 0 {
+				return err
+			}
+			mu.Lock()
+			into[name] = def
+			mu.Unlock()
+			return nil
+		})
+	}
 	for _, name := range names {
 		if checkSegment("plugin", name, pluginSegment) != nil {
 			continue
 		}
-		g.Go(func() error {
-			resp, err := c.do(gctx, request{method: http.MethodGet, path: apisixPrefix + "/plugins/" + name})
-			if errors.Is(err, ErrNotFound) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			var schema map[string]any
-			if err := json.Unmarshal(resp.body, &schema); err != nil {
-				return fmt.Errorf("decode the schema of plugin %s: %w", name, err)
-			}
-			def := schemaDefaults(schema)
-			delete(def, "_meta")
-			if len(def) > 0 {
-				mu.Lock()
-				out[name] = def
-				mu.Unlock()
-			}
-			return nil
-		})
+		read(name, nil, plugins)
+		if authPlugins[name] {
+			read(name, url.Values{"schema_type": {"consumer"}}, consumer)
+		}
 	}
-	return out, g.Wait()
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	return plugins, consumer, nil
+}
+
+// pluginSchemaDefaults reads one schema of a plugin (query selects which)
+// and returns the defaults of its properties. A schema the server does not
+// have has none: APISIX answers 404 for a plugin that is not enabled and
+// 400 "not found schema" for a plugin without a consumer schema.
+func (c *Client) pluginSchemaDefaults(ctx context.Context, name string, query url.Values) (map[string]any, error) {
+	resp, err := c.do(ctx, request{method: http.MethodGet, path: apisixPrefix + "/plugins/" + name, query: query})
+	var apiErr *APIError
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, nil
+	case errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusBadRequest && apiErr.Message == "not found schema":
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	var schema map[string]any
+	if err := json.Unmarshal(resp.body, &schema); err != nil {
+		what := "schema"
+		if query.Has("schema_type") {
+			what = query.Get("schema_type") + " schema"
+		}
+		return nil, fmt.Errorf("decode the %s of plugin %s: %w", what, name, err)
+	}
+	def := schemaDefaults(schema)
+	delete(def, "_meta")
+	return def, nil
 }
 
 // schemaDefaults extracts the defaults of an object schema's properties:
@@ -325,11 +381,18 @@ func copyDefaults(d model.Defaults) model.Defaults {
 			out.Kinds[k] = copyMap(v)
 		}
 	}
-	if d.Plugins != nil {
-		out.Plugins = map[string]map[string]any{}
-		for k, v := range d.Plugins {
-			out.Plugins[k] = copyMap(v)
-		}
+	out.Plugins = copyPluginDefaults(d.Plugins)
+	out.ConsumerPlugins = copyPluginDefaults(d.ConsumerPlugins)
+	return out
+}
+
+func copyPluginDefaults(m map[string]map[string]any) map[string]map[string]any {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]map[string]any, len(m))
+	for k, v := range m {
+		out[k] = copyMap(v)
 	}
 	return out
 }

@@ -72,29 +72,42 @@ func withDefaults(r model.Resource, d model.Defaults) model.Resource {
 	if kd := d.Kinds[r.Key.Kind]; kd != nil {
 		applyDefaults(r.Body, kd)
 	}
-	var walk func(v any)
-	walk = func(v any) {
+	// pluginDefaults are the defaults of a plugin's configuration: an auth
+	// plugin on a consumer takes its consumer schema's.
+	pluginDefaults := func(top bool, name string) map[string]any {
+		if top && r.Key.Kind == model.KindConsumer && d.ConsumerPlugins[name] != nil {
+			return d.ConsumerPlugins[name]
+		}
+		return d.Plugins[name]
+	}
+	var walk func(v any, top bool)
+	walk = func(v any, top bool) {
 		switch v := v.(type) {
 		case map[string]any:
 			if p, ok := v["plugins"].(map[string]any); ok {
 				for name, cfg := range p {
-					if cm, ok := cfg.(map[string]any); ok && d.Plugins[name] != nil {
-						applyDefaults(cm, d.Plugins[name])
+					if cm, ok := cfg.(map[string]any); ok && pluginDefaults(top, name) != nil {
+						applyDefaults(cm, pluginDefaults(top, name))
 					}
 				}
 			}
 			for _, e := range v {
-				walk(e)
+				walk(e, false)
 			}
 		case []any:
 			for _, e := range v {
-				walk(e)
+				walk(e, false)
 			}
 		}
 	}
-	walk(r.Body)
+	walk(r.Body, true)
 	if r.Key.Kind == model.KindGlobalRule && d.Plugins[r.Key.ID] != nil {
 		applyDefaults(r.Body, d.Plugins[r.Key.ID])
+	}
+	if t, _ := r.Body["type"].(string); r.Key.Kind == model.KindCredential && d.ConsumerPlugins[t] != nil {
+		if cm, ok := r.Body["config"].(map[string]any); ok {
+			applyDefaults(cm, d.ConsumerPlugins[t])
+		}
 	}
 	return r
 }

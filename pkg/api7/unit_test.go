@@ -268,11 +268,11 @@ func TestSchemaDefaults(t *testing.T) {
 }
 
 func TestDefaultsForVersions(t *testing.T) {
-	d18 := apisixDefaults(v318, apisix313Plugins())
+	d18 := apisixDefaults(v318, apisix313Plugins(), apisix313ConsumerPlugins())
 	if d18.Plugins != nil || d18.Kinds[model.KindRoute] != nil {
 		t.Errorf("3.18 stores no defaults: %+v", d18)
 	}
-	d13 := apisixDefaults(parseVersion(BackendAPISIX, "3.13.0"), apisix313Plugins())
+	d13 := apisixDefaults(parseVersion(BackendAPISIX, "3.13.0"), apisix313Plugins(), apisix313ConsumerPlugins())
 	if d13.Plugins["key-auth"] != nil {
 		t.Error("key-auth's route defaults must not apply to consumers")
 	}

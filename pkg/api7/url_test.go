@@ -33,7 +33,8 @@ var (
 		regexp.MustCompile(`^/apisix/admin/configs/validate$`),
 		regexp.MustCompile(`^/api/(version|gateway_groups|schema/core)$`),
 	}
-	allowedQuery = map[string]bool{"page": true, "page_size": true, "gateway_group_id": true, "search": true}
+	// schema_type: Defaults reads plugins/{name}?schema_type=consumer.
+	allowedQuery = map[string]bool{"page": true, "page_size": true, "gateway_group_id": true, "search": true, "schema_type": true}
 )
 
 // checkURL holds one emitted URL to the B2 rules.

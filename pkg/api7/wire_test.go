@@ -187,7 +187,7 @@ func TestReadInverse(t *testing.T) {
 			if len(inv.Unowned) != 0 {
 				t.Errorf("unowned: %v", inv.Unowned)
 			}
-			defaults := apisixDefaults(tt.version, tt.plugins)
+			defaults := apisixDefaults(tt.version, tt.plugins, nil)
 			want := map[model.Key]any{}
 			for _, r := range adcResources(t, "testdata/"+tt.dir+"/"+tt.input) {
 				want[r.Key] = comparable(t, withoutKeys(withDefaults(r, defaults)))

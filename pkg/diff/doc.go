@@ -43,9 +43,11 @@
 //     built-in defaults every APISIX applies at run time are filled into
 //     both sides (scalars where absent, nested objects only where present,
 //     array element defaults into every element); plugin defaults into each
-//     plugins.<name> and into a global rule. A nested object that holds
-//     exactly its defaults, all scalars (keepalive_pool, timeout), is
-//     dropped as absent.
+//     plugins.<name> and into a global rule, and an auth plugin's consumer
+//     schema defaults (Defaults.ConsumerPlugins) instead into a consumer's
+//     plugins.<name> and into the config of a credential of that type. A
+//     nested object that holds exactly its defaults, all scalars
+//     (keepalive_pool, timeout), is dropped as absent.
 //   - Absent ≡ null ≡ empty: nulls are dropped everywhere; empty objects,
 //     empty arrays and an empty description are dropped from core fields.
 //     Inside plugin configurations only nulls are dropped ({} may mean

@@ -80,16 +80,18 @@ type ignoreRule struct {
 // Differ normalises and compares resources with one set of options. It is
 // safe for concurrent use.
 type Differ struct {
-	kinds   map[model.Kind][]map[string]any // defaults per kind, caller's first
-	plugins map[string]map[string]any
-	ignore  []ignoreRule
+	kinds    map[model.Kind][]map[string]any // defaults per kind, caller's first
+	plugins  map[string]map[string]any
+	consumer map[string]map[string]any // auth plugins' consumer schema defaults
+	ignore   []ignoreRule
 }
 
 // New checks opts and returns a Differ.
 func New(opts Options) (*Differ, error) {
 	d := &Differ{
-		kinds:   map[model.Kind][]map[string]any{},
-		plugins: map[string]map[string]any{},
+		kinds:    map[model.Kind][]map[string]any{},
+		plugins:  map[string]map[string]any{},
+		consumer: map[string]map[string]any{},
 	}
 	for k, v := range opts.Defaults.Kinds {
 		if v != nil {
@@ -102,6 +104,11 @@ func New(opts Options) (*Differ, error) {
 	for p, v := range opts.Defaults.Plugins {
 		if v != nil {
 			d.plugins[p] = clone(v).(map[string]any)
+		}
+	}
+	for p, v := range opts.Defaults.ConsumerPlugins {
+		if v != nil {
+			d.consumer[p] = clone(v).(map[string]any)
 		}
 	}
 	var errs []error
@@ -252,8 +259,13 @@ func (d *Differ) normalizeBody(r model.Resource) map[string]any {
 	if ps, ok := b["plugins"].(map[string]any); ok {
 		for name, conf := range ps {
 			if c, ok := conf.(map[string]any); ok {
-				fill(c, d.plugins[name])
+				fill(c, d.pluginDefaults(k, name))
 			}
+		}
+	}
+	if k == model.KindCredential {
+		if c, ok := b["config"].(map[string]any); ok {
+			fill(c, d.credentialDefaults(b["type"]))
 		}
 	}
 	// Sets are sorted last, on the fields that remain: sorting before an
@@ -263,6 +275,26 @@ func (d *Differ) normalizeBody(r model.Resource) map[string]any {
 	dropEmpty(b)
 	sortSets(k, b)
 	return b
+}
+
+// pluginDefaults are the defaults of plugin name's configuration in the
+// plugins of a body of kind k: on a consumer or credential (in its wire
+// shape), an auth plugin's consumer schema defaults where there are any
+// (the server checks it against that schema only), otherwise the plugin's.
+func (d *Differ) pluginDefaults(k model.Kind, name string) map[string]any {
+	if k == model.KindConsumer || k == model.KindCredential {
+		if def, ok := d.consumer[name]; ok {
+			return def
+		}
+	}
+	return d.plugins[name]
+}
+
+// credentialDefaults are the defaults of the config of a credential of
+// type typ (the consumer schema defaults of the plugin it names).
+func (d *Differ) credentialDefaults(typ any) map[string]any {
+	name, _ := typ.(string)
+	return d.consumer[name]
 }
 
 // cloneTop copies a body for normalising, without its nulls. Parts that
@@ -277,9 +309,15 @@ func (d *Differ) cloneTop(k model.Kind, body map[string]any) map[string]any {
 		}
 		if key == "plugins" && k != model.KindGlobalRule && k != model.KindPluginMetadata && len(d.ignore) == 0 {
 			if ps, ok := v.(map[string]any); ok {
-				b[key] = d.clonePlugins(ps)
+				b[key] = d.clonePlugins(k, ps)
 				continue
 			}
+		}
+		if k == model.KindCredential && key == "config" && fillChanges(v, d.credentialDefaults(body["type"])) {
+			if c := cloneBody(v); c != nil {
+				b[key] = c
+			}
+			continue
 		}
 		if d.shareable(k, key, v) {
 			b[key] = v
@@ -377,10 +415,10 @@ func hasNullOrEmpty(v any) bool {
 	return false
 }
 
-func (d *Differ) clonePlugins(ps map[string]any) map[string]any {
+func (d *Differ) clonePlugins(k model.Kind, ps map[string]any) map[string]any {
 	shared := true
 	for name, conf := range ps {
-		if conf == nil || hasNull(conf) || fillChanges(conf, d.plugins[name]) {
+		if conf == nil || hasNull(conf) || fillChanges(conf, d.pluginDefaults(k, name)) {
 			shared = false
 			break
 		}
@@ -392,7 +430,7 @@ func (d *Differ) clonePlugins(ps map[string]any) map[string]any {
 	for name, conf := range ps {
 		switch {
 		case conf == nil:
-		case !hasNull(conf) && !fillChanges(conf, d.plugins[name]):
+		case !hasNull(conf) && !fillChanges(conf, d.pluginDefaults(k, name)):
 			out[name] = conf
 		default:
 			out[name] = cloneBody(conf)

@@ -220,4 +220,12 @@ func ConsumerGroupID(name string) string { return HashID(name) }
 type Defaults struct {
 	Kinds   map[Kind]map[string]any
 	Plugins map[string]map[string]any
+	// ConsumerPlugins holds, per auth plugin name, the defaults of that
+	// plugin's consumer schema (APISIX's ?schema_type=consumer), applied
+	// the same way to a consumer's `plugins.<name>` and to the `config` of
+	// a credential whose `type` is that plugin. Where it has an entry, a
+	// consumer's `plugins.<name>` takes it instead of Plugins' entry, as
+	// the server checks an auth plugin on a consumer against its consumer
+	// schema only. Nil or missing entries mean no defaults.
+	ConsumerPlugins map[string]map[string]any
 }

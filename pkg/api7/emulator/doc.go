@@ -21,7 +21,8 @@
 //     A viewer may only GET. Without any key every request is refused (401),
 //     unless WithoutAuth (APISIX's admin_key_required: false).
 //   - WithAPISIXVersion("3.18.0"): the Server header (ADC parses it) and
-//     version-dependent behaviour: before 3.14 schema defaults are stored,
+//     version-dependent behaviour: before 3.14 schema defaults are stored
+//     (an auth plugin's consumer schema's in consumers and credentials),
 //     name length 100 before 3.15 (256 after), one plugin per global rule
 //     from 3.15, duplicate auth keys refused from 3.18, "-" in usernames
 //     from 3.13.
@@ -86,7 +87,8 @@
 // their cascade delete, duplicate auth
 // keys, global rule plugin uniqueness, plugin metadata, protos, secrets,
 // configs/validate, schema/validate, plugins/list, /plugins/{name} schemas
-// with their defaults.
+// with their defaults (?schema_type=consumer: an auth plugin's consumer
+// schema; "not found schema" for a plugin without one).
 //
 // Decisions on the corpus steps tagged nginx-html and quirk — all are
 // reproduced:

@@ -130,7 +130,12 @@ func (g *gw) pluginSchema(r *http.Request, rest []string) response {
 	if p == nil || p.def.stream != (sub == "stream") {
 		return fromErr(errMsg(http.StatusNotFound, "plugin not found in subsystem "+sub))
 	}
-	if args.Get("schema_type") == "consumer" && p.consumer != nil {
+	if args.Get("schema_type") == "consumer" {
+		// apisix/admin/plugins.lua: a plugin without a consumer schema has
+		// "not found schema".
+		if p.consumer == nil {
+			return fromErr(bad("not found schema"))
+		}
 		return ok(200, p.consumer.raw)
 	}
 	if args.Get("schema_type") == "metadata" && p.metadata != nil {

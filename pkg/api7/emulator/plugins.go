@@ -37,7 +37,12 @@ const metaSchemaJSON = `{"type":"object","properties":{
 
 // knownPlugins is the catalogue: the five plugins of the recorded build with
 // their 3.18 schemas and defaults, plus common plugins with permissive
-// schemas so a test can enable them (WithPlugins) and use them.
+// schemas so a test can enable them (WithPlugins) and use them. An auth
+// plugin's consumer schema (served with ?schema_type=consumer, checking it
+// in consumers and credentials) carries its defaults too, which are stored
+// before 3.14 like any other: jwt-auth's are those of APISIX 3.13
+// (apisix/plugins/jwt-auth.lua); key-auth's, basic-auth's and hmac-auth's
+// have none.
 func knownPlugins(v version) map[string]pluginDef {
 	keyAuth := `{"type":"object","properties":{
  "header":{"type":"string","default":"apikey"},
@@ -122,7 +127,7 @@ func knownPlugins(v version) map[string]pluginDef {
 			consumer: `{"type":"object","properties":{"username":{"type":"string"},"password":{"type":"string"}},"required":["username","password"]}`, consumerEncrypt: []string{"password"}},
 		{name: "jwt-auth", priority: 2510, auth: true,
 			schema:   `{"type":"object","properties":{"header":{"type":"string","default":"authorization"},"query":{"type":"string","default":"jwt"},"cookie":{"type":"string","default":"jwt"},"hide_credentials":{"type":"boolean","default":false},"key_claim_name":{"type":"string","default":"key","minLength":1}}}`,
-			consumer: `{"type":"object","properties":{"key":{"type":"string"},"secret":{"type":"string"},"algorithm":{"type":"string","default":"HS256"},"exp":{"type":"integer","minimum":1,"default":86400},"base64_secret":{"type":"boolean","default":false},"public_key":{"type":"string"},"lifetime_grace_period":{"type":"integer","minimum":0,"default":0}},"required":["key"]}`, consumerEncrypt: []string{"secret"}},
+			consumer: `{"type":"object","properties":{"key":{"type":"string"},"secret":{"type":"string"},"algorithm":{"type":"string","default":"HS256"},"exp":{"type":"integer","minimum":1,"default":86400},"base64_secret":{"type":"boolean","default":false},"public_key":{"type":"string"},"lifetime_grace_period":{"type":"integer","minimum":0,"default":0}},"encrypt_fields":["secret"],"required":["key"]}`, consumerEncrypt: []string{"secret"}},
 		{name: "hmac-auth", priority: 2530, auth: true,
 			schema:   `{"type":"object","properties":{"allowed_algorithms":{"type":"array","minItems":1,"items":{"type":"string","enum":["hmac-sha1","hmac-sha256","hmac-sha512"]},"default":["hmac-sha1","hmac-sha256","hmac-sha512"]},"clock_skew":{"type":"integer","default":300,"minimum":1},"signed_headers":{"type":"array","items":{"type":"string"}},"validate_request_body":{"type":"boolean","default":false},"hide_credentials":{"type":"boolean","default":false}}}`,
 			consumer: `{"type":"object","properties":{"key_id":{"type":"string","minLength":1,"maxLength":256},"secret_key":{"type":"string","minLength":1,"maxLength":256}},"required":["key_id","secret_key"]}`, consumerEncrypt: []string{"secret_key"}},
