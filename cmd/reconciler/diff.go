@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -26,6 +27,9 @@ Exit status: 0 in sync, 2 when there are changes, 1 on error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := resolveScope(cmd.Flags(), &opts); err != nil {
+				return err
+			}
+			if err := errors.Join(checkGatewayFlags(opts.common.gateway), checkManagedBy(opts.common.sync.ManagedBy)); err != nil {
 				return err
 			}
 			return runDiff(cmd.Context(), opts, output, std, env)

@@ -96,6 +96,18 @@ func runQuickstart(ctx context.Context, o quickstartOptions, std streams, env lo
 		hooks = &daemonHooks{}
 	}
 	out := &lockedWriter{w: std.out}
+	// Checked before anything starts; zero would otherwise become the
+	// daemon's default of a minute.
+	if o.interval < time.Second {
+		return fmt.Errorf("--interval %s: at least 1s", o.interval)
+	}
+	if o.examples != "" {
+		if info, err := os.Stat(o.examples); err != nil {
+			return fmt.Errorf("--examples: %w", err)
+		} else if !info.IsDir() {
+			return fmt.Errorf("--examples %s: not a directory", o.examples)
+		}
+	}
 	tmp, err := os.MkdirTemp("", "reconciler-quickstart-")
 	if err != nil {
 		return err
@@ -171,7 +183,7 @@ func runQuickstart(ctx context.Context, o quickstartOptions, std streams, env lo
 		},
 	}
 	if errs := spec.Check(); len(errs) > 0 {
-		return errors.Join(errs...)
+		return asFlagErrors(errs)
 	}
 	dopts := daemonOptions{
 		common: commonOptions{log: o.log}, listen: o.listen, shutdownTimeout: 10 * time.Second, once: o.once,

@@ -124,6 +124,9 @@ On SIGTERM no new cycle or write starts; requests in flight may finish
 within --shutdown-timeout; the audit log is synced; the exit status is 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkShutdownTimeout(opts.shutdownTimeout); err != nil {
+				return err
+			}
 			specs, err := targetSpecs(cmd.Flags(), opts)
 			if err != nil {
 				return err
@@ -159,6 +162,9 @@ func targetSpecs(fs *pflag.FlagSet, o daemonOptions) ([]reconciler.TargetSpec, e
 		return cfg.Targets, nil
 	}
 	s, g, y := o.common.source, o.common.gateway, o.common.sync
+	if err := errors.Join(checkGatewayFlags(g), checkSyncFlags(y)); err != nil {
+		return nil, err
+	}
 	prune := y.Prune
 	maxDeletes, maxPercent := y.MaxDeletes, y.MaxDeletePercent
 	spec := reconciler.TargetSpec{
@@ -185,13 +191,7 @@ func targetSpecs(fs *pflag.FlagSet, o daemonOptions) ([]reconciler.TargetSpec, e
 		},
 	}
 	if errs := spec.Check(); len(errs) > 0 {
-		return nil, fmt.Errorf("target %q: %w", spec.Name, errors.Join(errs...))
-	}
-	if spec.Gateway.TokenFile == "" && g.Token.IsZero() {
-		return nil, errors.New("--token-file (or --token, or RECONCILER_TOKEN) is required")
-	}
-	if spec.Gateway.TokenFile != "" && !g.Token.IsZero() {
-		return nil, errors.New("give --token-file or --token, not both")
+		return nil, asFlagErrors(errs)
 	}
 	return []reconciler.TargetSpec{spec}, nil
 }
@@ -249,6 +249,16 @@ func runDaemon(ctx context.Context, o daemonOptions, specs []reconciler.TargetSp
 		}
 		return rt.once(ctx, std)
 	}
+	// The secret is read for every webhook (so a rotated one applies at
+	// once); a file that is missing or empty now is refused rather than
+	// found by the first webhook.
+	for _, t := range rt.d.Targets() {
+		if file, ok := rt.secrets[t.Name()]; ok {
+			if err := server.CheckSecretFile(file); err != nil {
+				return fmt.Errorf("target %q: %s: %w", t.Name(), rt.secretFrom[t.Name()], err)
+			}
+		}
+	}
 	ln := hooks.listener
 	if ln == nil {
 		if ln, err = net.Listen("tcp", o.listen); err != nil {
@@ -264,6 +274,9 @@ type daemonRuntime struct {
 	reg      *prometheus.Registry
 	audit    *reconciler.Audit
 	secrets  map[string]string // target → webhook secret file
+	// secretFrom says where each target's secret file was named:
+	// webhook.secretFile or --webhook-secret-file.
+	secretFrom map[string]string
 	closers  []func() error
 	clock    clock.Clock
 	electors []*leader.Elector
@@ -274,7 +287,7 @@ func buildDaemon(o daemonOptions, specs []reconciler.TargetSpec, env lookupEnv, 
 	if clk == nil {
 		clk = clock.Real{}
 	}
-	rt = &daemonRuntime{reg: prometheus.NewRegistry(), secrets: map[string]string{}, clock: clk}
+	rt = &daemonRuntime{reg: prometheus.NewRegistry(), secrets: map[string]string{}, secretFrom: map[string]string{}, clock: clk}
 	defer func() {
 		if err != nil {
 			rt.close(log)
@@ -317,9 +330,9 @@ func buildDaemon(o daemonOptions, specs []reconciler.TargetSpec, env lookupEnv, 
 		targets = append(targets, t)
 		switch {
 		case spec.Webhook.SecretFile != "":
-			rt.secrets[spec.Name] = spec.Webhook.SecretFile
+			rt.secrets[spec.Name], rt.secretFrom[spec.Name] = spec.Webhook.SecretFile, "webhook.secretFile"
 		case o.webhookSecretFile != "":
-			rt.secrets[spec.Name] = o.webhookSecretFile
+			rt.secrets[spec.Name], rt.secretFrom[spec.Name] = o.webhookSecretFile, "--webhook-secret-file"
 		}
 	}
 	rt.d, err = reconciler.NewDaemon(targets, clk, log)

@@ -160,3 +160,33 @@ func TestDeletionGuardReasonsMatchApply(t *testing.T) {
 		t.Errorf("deletion guards (-apply +metrics):\n%s", d)
 	}
 }
+
+// Every problem Check finds is a *FieldError naming the field, so that a
+// target built from flags can name the flag instead.
+func TestCheckErrorsNameTheirField(t *testing.T) {
+	neg, pct := -1, -5.0
+	spec := TargetSpec{
+		Name:    "Bad Name",
+		Gateway: GatewaySpec{Backend: "kong", Concurrency: -1},
+		Sync: SyncSpec{
+			Interval: Duration(time.Millisecond), Mode: "fix", MaxDeletes: &neg, MaxDeletePercent: &pct,
+			DeletionGuardOverride: "abc", Ignore: []IgnoreSpec{{Kind: "route"}},
+		},
+	}
+	var fields []string
+	for _, err := range spec.Check() {
+		var fe *FieldError
+		if !errors.As(err, &fe) {
+			t.Fatalf("not a *FieldError: %v", err)
+		}
+		if !strings.HasPrefix(err.Error(), fe.Field) {
+			t.Errorf("%q does not start with its field %q", err, fe.Field)
+		}
+		fields = append(fields, fe.Field)
+	}
+	want := []string{"name", "source.url", "gateway.backend", "gateway.server", "gateway.concurrency", "sync.interval", "sync.mode",
+		"sync.prune", "sync.maxDeletePercent", "sync.deletionGuardOverride", "sync.ignore"}
+	if strings.Join(fields, " ") != strings.Join(want, " ") {
+		t.Errorf("fields %v, want %v", fields, want)
+	}
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const oneServiceYAML = `services:
+  - name: s1
+    upstream: {nodes: [{host: 10.0.0.1, port: 80, weight: 1}]}
+    routes:
+      - name: r1
+        uris: [/a]
+`
+
+// A value a flag's help does not allow is refused before anything is
+// loaded or requested, with an error naming the flag — whether it comes
+// from the command line or its RECONCILER_* variable — instead of being
+// replaced by a default below (an empty --managed-by becoming
+// "reconciler", a zero --concurrency or --timeout becoming the client's)
+// or taken to mean something else (a negative percentage).
+func TestBadFlagValuesAreRefusedNamingTheFlag(t *testing.T) {
+	g := newGateway(t)
+	src := ordersDir(t, oneServiceYAML)
+	certFile := tempFile(t, "cert.pem", "not used")
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"diff concurrency 0", nil, []string{"diff", "--source", src, "--concurrency", "0"}, "--concurrency 0: want 1 or more"},
+		{"diff concurrency from the environment", map[string]string{"RECONCILER_CONCURRENCY": "0"}, []string{"diff", "--source", src}, "--concurrency 0"},
+		{"diff empty managed-by", nil, []string{"diff", "--source", src, "--managed-by", ""}, "--managed-by: must not be empty"},
+		{"diff client cert without key", nil, []string{"diff", "--source", src, "--client-cert", certFile}, "--client-cert and --client-key"},
+		{"sync timeout 0", nil, []string{"sync", "--source", src, "--timeout", "0"}, "--timeout 0s: want a positive duration"},
+		{"sync negative percentage", nil, []string{"sync", "--source", src, "--max-delete-percent", "-1"}, "--max-delete-percent -1: must be 0 or more"},
+		{"sync empty managed-by from the environment", map[string]string{"RECONCILER_MANAGED_BY": ""}, []string{"sync", "--source", src}, "--managed-by: must not be empty"},
+		{"sync token and token file", nil, []string{"sync", "--source", src, "--token-file", certFile}, "give --token-file or --token, not both"},
+		{"dump empty managed-by", nil, []string{"dump", "--managed-by", ""}, "--managed-by: must not be empty"},
+		{"dump concurrency 0", nil, []string{"dump", "--concurrency", "0"}, "--concurrency 0"},
+		{"run concurrency 0", nil, []string{"run", "--once", "--source", src, "--concurrency", "0"}, "--concurrency 0"},
+		{"run empty managed-by", nil, []string{"run", "--once", "--source", src, "--managed-by", ""}, "--managed-by: must not be empty"},
+		{"run short interval", nil, []string{"run", "--once", "--source", src, "--interval", "500ms"}, "--interval 500ms: at least 1s"},
+		{"run bad mode from the environment", map[string]string{"RECONCILER_MODE": "fix"}, []string{"run", "--once", "--source", src}, `--mode "fix": want apply or detect`},
+		{"run bad name", nil, []string{"run", "--once", "--source", src, "--name", "Bad Name"}, "--name: want"},
+		{"run negative percentage", nil, []string{"run", "--once", "--source", src, "--max-delete-percent", "-5"}, "--max-delete-percent -5"},
+		{"run negative shutdown timeout", nil, []string{"run", "--once", "--source", src, "--shutdown-timeout", "-1s"}, "--shutdown-timeout -1s"},
+		{"run no source", nil, []string{"run", "--once"}, "--source: required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(g.em.Requests())
+			r := cli(t, g, tt.env, append(tt.args, "--log-level", "error")...)
+			if r.code != 1 || !strings.Contains(r.err, tt.want) {
+				t.Fatalf("exit %d, want 1 with %q\nstdout: %s\nstderr: %s", r.code, tt.want, r.stdout, r.err)
+			}
+			if n := len(g.em.Requests()) - before; n != 0 {
+				t.Errorf("%d requests reached the gateway before the flag was refused", n)
+			}
+		})
+	}
+}
+
+// quick runs a verb that must fail at once, bounded so that a verb that
+// serves instead (the fault) ends and fails the test.
+func quick(t *testing.T, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code := run(ctx, args, streams{in: strings.NewReader(""), out: &out, err: &errb}, noEnv)
+	if ctx.Err() != nil {
+		t.Fatalf("%v ran until stopped instead of refusing its flags\nstdout: %s\nstderr: %s", args, out.String(), errb.String())
+	}
+	return result{code: code, stdout: out.String(), err: errb.String()}
+}
+
+// The emulator's and the quickstart's flags that would be accepted and
+// ignored (API7 Enterprise settings on APISIX, a zero interval that became
+// a minute) or found wrong only at shutdown (an unwritable --state, whose
+// store would then be lost) are refused at start.
+func TestServingVerbsRefuseBadFlagsAtStart(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-such-dir", "state.json")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"emulator gateway group on apisix", []string{"emulator", "--listen", "127.0.0.1:0", "--token", "t", "--gateway-group", "prod"}, "--gateway-group applies to --backend api7ee"},
+		{"emulator api7 version on apisix", []string{"emulator", "--listen", "127.0.0.1:0", "--token", "t", "--api7-version", "3.9.1"}, "--api7-version applies to --backend api7ee"},
+		{"emulator negative delete-check lag", []string{"emulator", "--listen", "127.0.0.1:0", "--token", "t", "--delete-check-lag", "-1s"}, "--delete-check-lag -1s"},
+		{"emulator negative shutdown timeout", []string{"emulator", "--listen", "127.0.0.1:0", "--token", "t", "--shutdown-timeout", "-1s"}, "--shutdown-timeout -1s"},
+		{"emulator state that cannot be written", []string{"emulator", "--listen", "127.0.0.1:0", "--token", "t", "--state", missing}, "--state"},
+		{"quickstart zero interval", []string{"quickstart", "--gateway-listen", "127.0.0.1:0", "--listen", "127.0.0.1:0", "--interval", "0"}, "--interval 0s: at least 1s"},
+		{"quickstart missing examples", []string{"quickstart", "--gateway-listen", "127.0.0.1:0", "--listen", "127.0.0.1:0", "--examples", missing}, "--examples"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := quick(t, tt.args...)
+			if r.code != 1 || !strings.Contains(r.err, tt.want) {
+				t.Fatalf("exit %d, want 1 with %q\nstdout: %s\nstderr: %s", r.code, tt.want, r.stdout, r.err)
+			}
+			if strings.Contains(r.stdout, "http://") {
+				t.Errorf("it served before refusing:\n%s", r.stdout)
+			}
+		})
+	}
+	// The same flags work where they apply.
+	url, stop, stderr := startEmulator(t, nil, "--backend", "api7ee", "--token", "t", "--gateway-group", "prod", "--api7-version", "3.9.1",
+		"--state", filepath.Join(t.TempDir(), "state.json"))
+	if code := do(t, "GET", url+"/api/version", "t", ""); code != 200 {
+		t.Errorf("GET /api/version: %d", code)
+	}
+	if code := stop(); code != 0 {
+		t.Errorf("emulator exit %d\n%s", code, stderr)
+	}
+}
+
+// A webhook secret file that is missing or empty is refused when the
+// daemon starts, naming the setting, rather than by the first webhook
+// (which would answer 503).
+func TestRunRefusesUnusableWebhookSecretAtStart(t *testing.T) {
+	gw := startGateway(t)
+	src := ordersDir(t, oneServiceYAML)
+	token := tempFile(t, "token", daemonToken)
+	empty := tempFile(t, "empty", "\n")
+	missing := filepath.Join(t.TempDir(), "secret")
+	config := tempFile(t, "c.yaml", "targets:\n  - name: a\n    source: {url: "+src+"}\n    gateway: {server: "+gw.srv.URL+", tokenFile: "+token+"}\n    sync: {prune: true}\n    webhook: {secretFile: "+empty+"}\n")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"flag", []string{"--source", src, "--server", gw.srv.URL, "--token-file", token, "--webhook-secret-file", missing}, `target "default": --webhook-secret-file: open ` + missing},
+		{"file", []string{"--config", config}, `target "a": webhook.secretFile: ` + empty + ": empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := quick(t, append([]string{"run", "--log-level", "error", "--listen", "127.0.0.1:0"}, tt.args...)...)
+			if r.code != 1 || !strings.Contains(r.err, tt.want) {
+				t.Fatalf("exit %d, want 1 with %q\nstdout: %s\nstderr: %s", r.code, tt.want, r.stdout, r.err)
+			}
+		})
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Fatal("the missing secret exists")
+	}
+}
