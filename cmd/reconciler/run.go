@@ -270,16 +270,16 @@ func runDaemon(ctx context.Context, o daemonOptions, specs []reconciler.TargetSp
 
 // daemonRuntime is a built daemon and what must be closed after it.
 type daemonRuntime struct {
-	d        *reconciler.Daemon
-	reg      *prometheus.Registry
-	audit    *reconciler.Audit
-	secrets  map[string]string // target → webhook secret file
+	d       *reconciler.Daemon
+	reg     *prometheus.Registry
+	audit   *reconciler.Audit
+	secrets map[string]string // target → webhook secret file
 	// secretFrom says where each target's secret file was named:
 	// webhook.secretFile or --webhook-secret-file.
 	secretFrom map[string]string
-	closers  []func() error
-	clock    clock.Clock
-	electors []*leader.Elector
+	closers    []func() error
+	clock      clock.Clock
+	electors   []*leader.Elector
 }
 
 func buildDaemon(o daemonOptions, specs []reconciler.TargetSpec, env lookupEnv, log *zap.Logger, hooks *daemonHooks) (rt *daemonRuntime, err error) {
