@@ -127,7 +127,7 @@ func addGatewayFlags(fs *pflag.FlagSet, o *gatewayOptions) {
 	fs.StringVar(&o.CACertFile, "ca-cert", "", "CA bundle to verify the Admin API's certificate")
 	fs.StringVar(&o.ClientCertFile, "client-cert", "", "client certificate for mutual TLS")
 	fs.StringVar(&o.ClientKeyFile, "client-key", "", "client key for mutual TLS")
-	fs.BoolVar(&o.TLSSkipVerify, "tls-skip-verify", false, "do not verify the Admin API's certificate (insecure; warns and sets a metric)")
+	fs.BoolVar(&o.TLSSkipVerify, "tls-skip-verify", false, "do not verify the Admin API's certificate (insecure: logged as a warning; the daemon also exports reconciler_tls_verify_disabled 1)")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "timeout of one Admin API request")
 	fs.IntVar(&o.Concurrency, "concurrency", apply.DefaultConcurrency, "Admin API requests in flight at once")
 }

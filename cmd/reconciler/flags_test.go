@@ -98,6 +98,7 @@ func TestServingVerbsRefuseBadFlagsAtStart(t *testing.T) {
 		{"emulator negative shutdown timeout", []string{"emulator", "--listen", "127.0.0.1:0", "--token", "t", "--shutdown-timeout", "-1s"}, "--shutdown-timeout -1s"},
 		{"emulator state that cannot be written", []string{"emulator", "--listen", "127.0.0.1:0", "--token", "t", "--state", missing}, "--state"},
 		{"quickstart zero interval", []string{"quickstart", "--gateway-listen", "127.0.0.1:0", "--listen", "127.0.0.1:0", "--interval", "0"}, "--interval 0s: at least 1s"},
+		{"quickstart bad log level", []string{"quickstart", "--gateway-listen", "127.0.0.1:0", "--listen", "127.0.0.1:0", "--once", "--log-level", "loud"}, `--log-level "loud"`},
 		{"quickstart missing examples", []string{"quickstart", "--gateway-listen", "127.0.0.1:0", "--listen", "127.0.0.1:0", "--examples", missing}, "--examples"},
 	}
 	for _, tt := range tests {

@@ -101,6 +101,9 @@ func runQuickstart(ctx context.Context, o quickstartOptions, std streams, env lo
 	if o.interval < time.Second {
 		return fmt.Errorf("--interval %s: at least 1s", o.interval)
 	}
+	if _, err := newLogger(o.log, io.Discard); err != nil {
+		return err
+	}
 	if o.examples != "" {
 		if info, err := os.Stat(o.examples); err != nil {
 			return fmt.Errorf("--examples: %w", err)

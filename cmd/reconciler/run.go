@@ -93,7 +93,7 @@ func addDaemonFlags(fs *pflag.FlagSet, o *daemonOptions) {
 	fs.StringVar(&o.webhookSecretFile, "webhook-secret-file", "", "file holding the webhook secret (for every target without its own)")
 	fs.StringVar(&o.auditLog, "audit-log", "", "append audit events to this file as JSON lines, synced every cycle")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long requests in flight may take before they are cancelled")
-	fs.BoolVar(&o.once, "once", false, "run one cycle of every target, print the summary and exit (1 when one failed)")
+	fs.BoolVar(&o.once, "once", false, "run one cycle of every target, print the summary and exit (1 when one failed); no HTTP server is started, so --listen and the webhook settings do not apply")
 	fs.BoolVar(&o.pruneUnlabeled, "prune-unlabeled", false, "also manage global rules and plugin metadata that are not declared, deleting them (they carry no ownership label)")
 	fs.BoolVar(&o.adopt, "adopt", false, "take over objects without our managed-by label whose ID a desired resource has")
 	fs.BoolVar(&o.allowHistoryRewrite, "allow-history-rewrite", true, "apply a commit that does not descend from the last good one (a force-push); false refuses it with HistoryRewritten until the branch is restored or the commit is accepted")
