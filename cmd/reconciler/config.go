@@ -135,8 +135,8 @@ func addGatewayFlags(fs *pflag.FlagSet, o *gatewayOptions) {
 func addSyncFlags(fs *pflag.FlagSet, o *syncOptions) {
 	fs.StringVar(&o.ManagedBy, "managed-by", "reconciler", "value of the managed-by label that marks owned objects")
 	fs.BoolVar(&o.Prune, "prune", true, "delete owned objects that are no longer declared (--prune=false or --no-prune to keep them)")
-	fs.IntVar(&o.MaxDeletes, "max-deletes", 50, "refuse a plan that deletes more than this many objects")
-	fs.Float64Var(&o.MaxDeletePercent, "max-delete-percent", 25, "refuse a plan that deletes more than this percentage of the owned objects")
+	fs.IntVar(&o.MaxDeletes, "max-deletes", 50, "refuse a plan that deletes more than this many objects (negative: no limit)")
+	fs.Float64Var(&o.MaxDeletePercent, "max-delete-percent", 25, "refuse a plan that deletes more than this percentage of the owned objects (0 or more; 100: no limit)")
 	fs.BoolVar(&o.AllowEmpty, "allow-empty", false, "allow an empty desired state to delete every owned object")
 }
 
