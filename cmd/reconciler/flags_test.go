@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -151,5 +152,39 @@ func TestRunRefusesUnusableWebhookSecretAtStart(t *testing.T) {
 	}
 	if _, err := os.Stat(missing); err == nil {
 		t.Fatal("the missing secret exists")
+	}
+}
+
+// quickstart --examples starts the repository from that directory, and
+// --keep leaves the temporary directory (the repository and the token) in
+// place; without --keep it is removed.
+func TestQuickstartExamplesAndKeep(t *testing.T) {
+	examples := ordersDir(t, oneServiceYAML)
+	tokenDir := regexp.MustCompile(`token in (\S+)/admin-token`)
+	for _, keep := range []bool{true, false} {
+		args := []string{"quickstart", "--once", "--gateway-listen", "127.0.0.1:0", "--listen", "127.0.0.1:0", "--examples", examples}
+		if keep {
+			args = append(args, "--keep")
+		}
+		r := quick(t, args...)
+		if r.code != 0 || !strings.Contains(r.stdout, "success, 2 objects applied") {
+			t.Fatalf("keep=%v: exit %d, want 0 with the 2 objects of --examples\nstdout: %s\nstderr: %s", keep, r.code, r.stdout, r.err)
+		}
+		m := tokenDir.FindStringSubmatch(r.stdout)
+		if m == nil {
+			t.Fatalf("no directory in the output:\n%s", r.stdout)
+		}
+		_, err := os.Stat(filepath.Join(m[1], "gateway-config", "orders.yaml"))
+		switch {
+		case keep && err != nil:
+			t.Errorf("--keep: the repository is gone: %v", err)
+		case !keep && err == nil:
+			t.Errorf("without --keep the directory %s is left behind", m[1])
+		}
+		if keep {
+			if err := os.RemoveAll(m[1]); err != nil {
+				t.Error(err)
+			}
+		}
 	}
 }
