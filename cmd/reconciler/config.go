@@ -111,7 +111,7 @@ func addSourceFlags(fs *pflag.FlagSet, o *sourceOptions) {
 	fs.StringVar(&o.GitSSHPassFile, "git-ssh-passphrase-file", "", "file holding the SSH private key's passphrase")
 	fs.StringVar(&o.GitKnownHostsFile, "git-known-hosts-file", "", "known_hosts file for SSH (required with SSH)")
 	fs.StringVar(&o.GitCACertFile, "git-ca-cert-file", "", "CA bundle for HTTPS Git servers")
-	fs.StringVar(&o.GitCacheDir, "git-cache-dir", "", "directory for the Git object cache (default: a directory under the user cache dir)")
+	fs.StringVar(&o.GitCacheDir, "git-cache-dir", "", "directory for the Git object cache (run keeps a directory per target inside it; default: under the user cache dir)")
 	fs.StringVar(&o.GitVerifyMode, "git-verify", "", "commit signature verification: head, tag or tag-and-head (default: off)")
 	fs.StringVar(&o.GitPGPKeyringFile, "git-pgp-keyring-file", "", "armored PGP public keyring for --git-verify")
 	fs.StringVar(&o.GitSSHSignersFile, "git-ssh-allowed-signers-file", "", "SSH allowed-signers file for --git-verify")

@@ -188,3 +188,38 @@ func TestQuickstartExamplesAndKeep(t *testing.T) {
 		}
 	}
 }
+
+// run's --git-cache-dir is where each target keeps a store of its own
+// (DIR/<target>-<hash>), in flag mode as with --config, so that the
+// daemon's last good commit is never shared with a one-shot verb's fetches
+// into DIR itself; with a directory source it is refused, not ignored.
+func TestRunGitCacheDirHoldsOneStorePerTarget(t *testing.T) {
+	gw := startGateway(t)
+	repo := newDRepo(t)
+	repo.commit("first", map[string]string{"routes.yaml": shopRoutes(1, "v1")})
+	token := tempFile(t, "token", daemonToken)
+	cache := t.TempDir()
+	args := []string{"run", "--log-level", "error", "--once", "--source", repo.fileURL(), "--server", gw.srv.URL, "--token-file", token, "--git-cache-dir", cache}
+	if r := quick(t, args...); r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.err)
+	}
+	entries, err := os.ReadDir(cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || !entries[0].IsDir() || !strings.HasPrefix(entries[0].Name(), "default-") {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("--git-cache-dir holds %v, want one directory default-<hash>", names)
+	}
+	if _, err := os.Stat(filepath.Join(cache, entries[0].Name(), "objects")); err != nil {
+		t.Errorf("the target's store has no objects: %v", err)
+	}
+
+	r := quick(t, "run", "--once", "--source", t.TempDir(), "--server", gw.srv.URL, "--token-file", token, "--git-cache-dir", cache)
+	if r.code != 1 || !strings.Contains(r.err, "--git-cache-dir applies to Git sources") {
+		t.Errorf("--git-cache-dir with a directory: exit %d\n%s", r.code, r.err)
+	}
+}

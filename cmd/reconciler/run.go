@@ -165,12 +165,18 @@ func targetSpecs(fs *pflag.FlagSet, o daemonOptions) ([]reconciler.TargetSpec, e
 	if err := errors.Join(checkGatewayFlags(g), checkSyncFlags(y)); err != nil {
 		return nil, err
 	}
+	if s.GitCacheDir != "" && s.Source != "" && !git.IsGitURL(s.Source) {
+		return nil, fmt.Errorf("--git-cache-dir applies to Git sources; %s is a local directory", s.Source)
+	}
 	prune := y.Prune
 	maxDeletes, maxPercent := y.MaxDeletes, y.MaxDeletePercent
 	spec := reconciler.TargetSpec{
 		Name: o.name,
 		Source: reconciler.SourceSpec{
-			URL: s.Source, Ref: s.Ref, Path: s.Path, CacheDir: s.GitCacheDir,
+			// No CacheDir: newSource keeps the target's objects in a
+			// directory of its own under --git-cache-dir, as with --config,
+			// never in the directory the one-shot verbs use.
+			URL: s.Source, Ref: s.Ref, Path: s.Path,
 			Auth: reconciler.SourceAuth{
 				TokenFile: s.GitTokenFile, Username: s.GitUsername, PasswordFile: s.GitPasswordFile,
 				SSHKeyFile: s.GitSSHKeyFile, SSHPassphraseFile: s.GitSSHPassFile, KnownHostsFile: s.GitKnownHostsFile,
