@@ -22,19 +22,43 @@ func envName(flag string) string {
 	return envPrefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
+// negations pair a flag with its negation. The two are one setting: the
+// form given on the command line wins over either variable, and giving
+// both forms (on the command line, or as variables) is refused.
+var negations = map[string]string{"prune": "no-prune", "no-prune": "prune"}
+
 // applyEnv sets every flag of cmd that was not given on the command line
 // from its RECONCILER_* variable, so that flags win over the environment.
 func applyEnv(cmd *cobra.Command, env lookupEnv) error {
+	fs := cmd.Flags()
+	given := map[string]bool{}
+	fs.Visit(func(f *pflag.Flag) { given[f.Name] = true })
 	var errs []error
-	cmd.Flags().VisitAll(func(f *pflag.Flag) {
-		if f.Changed {
+	for a, b := range negations {
+		if a > b || fs.Lookup(a) == nil || fs.Lookup(b) == nil {
+			continue
+		}
+		_, envA := env(envName(a))
+		_, envB := env(envName(b))
+		switch {
+		case given[a] && given[b]:
+			errs = append(errs, fmt.Errorf("--%s and --%s: give one", a, b))
+		case !given[a] && !given[b] && envA && envB:
+			errs = append(errs, fmt.Errorf("environment variables %s and %s: set one", envName(a), envName(b)))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	fs.VisitAll(func(f *pflag.Flag) {
+		if given[f.Name] || given[negations[f.Name]] {
 			return
 		}
 		v, ok := env(envName(f.Name))
 		if !ok {
 			return
 		}
-		if err := cmd.Flags().Set(f.Name, v); err != nil {
+		if err := fs.Set(f.Name, v); err != nil {
 			// The value may be a secret (RECONCILER_TOKEN): name the variable only.
 			errs = append(errs, fmt.Errorf("environment variable %s: invalid value for --%s", envName(f.Name), f.Name))
 		}

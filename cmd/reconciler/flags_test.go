@@ -223,3 +223,52 @@ func TestRunGitCacheDirHoldsOneStorePerTarget(t *testing.T) {
 		t.Errorf("--git-cache-dir with a directory: exit %d\n%s", r.code, r.err)
 	}
 }
+
+// --prune and --no-prune are one setting: the form on the command line
+// wins over either variable (RECONCILER_PRUNE=true must not turn a
+// command line's --no-prune into deletes), and both forms at once are
+// refused.
+func TestPruneFormOnTheCommandLineWinsOverTheEnvironment(t *testing.T) {
+	g := newGateway(t)
+	if r := cli(t, g, nil, "sync", "--source", ordersDir(t, oneServiceYAML)); r.code != 0 {
+		t.Fatalf("sync: exit %d\n%s", r.code, r.err)
+	}
+	g.takeWrites()
+	other := ordersDir(t, strings.ReplaceAll(oneServiceYAML, "s1", "s2"))
+	dry := func(env map[string]string, args ...string) result {
+		t.Helper()
+		return cli(t, g, env, append([]string{"sync", "--dry-run", "--source", other, "--max-delete-percent", "100"}, args...)...)
+	}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		code    int
+		held    bool // the deletes are held back by PruneDisabled
+		wantErr string
+	}{
+		{"--no-prune over RECONCILER_PRUNE", map[string]string{"RECONCILER_PRUNE": "true"}, []string{"--no-prune"}, 0, true, ""},
+		{"--prune over RECONCILER_NO_PRUNE", map[string]string{"RECONCILER_NO_PRUNE": "true"}, []string{"--prune"}, 0, false, ""},
+		{"--prune=false over RECONCILER_NO_PRUNE=false", map[string]string{"RECONCILER_NO_PRUNE": "false"}, []string{"--prune=false"}, 0, true, ""},
+		{"RECONCILER_NO_PRUNE alone", map[string]string{"RECONCILER_NO_PRUNE": "true"}, nil, 0, true, ""},
+		{"both flags", nil, []string{"--prune", "--no-prune"}, 1, false, "--no-prune and --prune: give one"},
+		{"both variables", map[string]string{"RECONCILER_PRUNE": "true", "RECONCILER_NO_PRUNE": "true"}, nil, 1, false, "RECONCILER_NO_PRUNE and RECONCILER_PRUNE: set one"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := dry(tt.env, tt.args...)
+			if r.code != tt.code || !strings.Contains(r.err, tt.wantErr) {
+				t.Fatalf("exit %d, want %d with %q\nstdout: %s\nstderr: %s", r.code, tt.code, tt.wantErr, r.stdout, r.err)
+			}
+			if tt.code != 0 {
+				return
+			}
+			if held := strings.Contains(r.stdout, "PruneDisabled"); held != tt.held {
+				t.Errorf("deletes held back: %v, want %v\n%s", held, tt.held, r.stdout)
+			}
+		})
+	}
+	if w := g.takeWrites(); len(w) != 0 {
+		t.Errorf("a dry run wrote %v", w)
+	}
+}
