@@ -27,6 +27,15 @@ func envName(flag string) string {
 // both forms (on the command line, or as variables) is refused.
 var negations = map[string]string{"prune": "no-prune", "no-prune": "prune"}
 
+// alternatives pair flags that say one thing two ways (a token, or the
+// file holding it): the one given on the command line wins over the
+// other's variable. Giving both is refused where they are read.
+var alternatives = map[string]string{
+	"prune": "no-prune", "no-prune": "prune",
+	"token": "token-file", "token-file": "token",
+	"viewer-token": "viewer-token-file", "viewer-token-file": "viewer-token",
+}
+
 // applyEnv sets every flag of cmd that was not given on the command line
 // from its RECONCILER_* variable, so that flags win over the environment.
 func applyEnv(cmd *cobra.Command, env lookupEnv) error {
@@ -51,7 +60,7 @@ func applyEnv(cmd *cobra.Command, env lookupEnv) error {
 		return errors.Join(errs...)
 	}
 	fs.VisitAll(func(f *pflag.Flag) {
-		if given[f.Name] || given[negations[f.Name]] {
+		if given[f.Name] || given[alternatives[f.Name]] {
 			return
 		}
 		v, ok := env(envName(f.Name))

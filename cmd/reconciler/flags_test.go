@@ -42,7 +42,7 @@ func TestBadFlagValuesAreRefusedNamingTheFlag(t *testing.T) {
 		{"sync timeout 0", nil, []string{"sync", "--source", src, "--timeout", "0"}, "--timeout 0s: want a positive duration"},
 		{"sync negative percentage", nil, []string{"sync", "--source", src, "--max-delete-percent", "-1"}, "--max-delete-percent -1: must be 0 or more"},
 		{"sync empty managed-by from the environment", map[string]string{"RECONCILER_MANAGED_BY": ""}, []string{"sync", "--source", src}, "--managed-by: must not be empty"},
-		{"sync token and token file", nil, []string{"sync", "--source", src, "--token-file", certFile}, "give --token-file or --token, not both"},
+		{"sync token and token file", nil, []string{"sync", "--source", src, "--token-file", certFile, "--token", "x"}, "give --token-file or --token, not both"},
 		{"dump empty managed-by", nil, []string{"dump", "--managed-by", ""}, "--managed-by: must not be empty"},
 		{"dump concurrency 0", nil, []string{"dump", "--concurrency", "0"}, "--concurrency 0"},
 		{"run concurrency 0", nil, []string{"run", "--once", "--source", src, "--concurrency", "0"}, "--concurrency 0"},
@@ -270,5 +270,26 @@ func TestPruneFormOnTheCommandLineWinsOverTheEnvironment(t *testing.T) {
 	}
 	if w := g.takeWrites(); len(w) != 0 {
 		t.Errorf("a dry run wrote %v", w)
+	}
+}
+
+// A token file given on the command line wins over RECONCILER_TOKEN (and
+// --token over RECONCILER_TOKEN_FILE), as every flag on the command line
+// wins over the environment, instead of the two being refused as "both".
+func TestTokenFlagOnTheCommandLineWinsOverTheOtherVariable(t *testing.T) {
+	g := newGateway(t)
+	src := ordersDir(t, oneServiceYAML)
+	good := tempFile(t, "token", testToken)
+	// cli puts the right token in RECONCILER_TOKEN; the file on the command
+	// line holds a wrong one, which must be the one sent.
+	wrong := tempFile(t, "wrong", "wrong-token")
+	if r := cli(t, g, nil, "diff", "--source", src, "--token-file", wrong); r.code != 1 || !strings.Contains(r.err, "401") {
+		t.Errorf("--token-file over RECONCILER_TOKEN: exit %d, want 1 with a 401\n%s", r.code, r.err)
+	}
+	if r := cli(t, g, nil, "diff", "--source", src, "--token-file", good); r.code != 2 {
+		t.Errorf("--token-file over RECONCILER_TOKEN: exit %d, want 2\n%s", r.code, r.err)
+	}
+	if r := cli(t, g, map[string]string{"RECONCILER_TOKEN_FILE": wrong}, "diff", "--source", src, "--token", testToken); r.code != 2 {
+		t.Errorf("--token over RECONCILER_TOKEN_FILE: exit %d, want 2\n%s", r.code, r.err)
 	}
 }
