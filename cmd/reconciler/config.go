@@ -22,6 +22,16 @@ func envName(flag string) string {
 	return envPrefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
+// fromEnvAnnotation marks a flag whose value came from its variable.
+const fromEnvAnnotation = "reconciler/from-env"
+
+// fromEnv reports whether the flag's value came from its RECONCILER_*
+// variable rather than the command line.
+func fromEnv(fs *pflag.FlagSet, name string) bool {
+	f := fs.Lookup(name)
+	return f != nil && len(f.Annotations[fromEnvAnnotation]) > 0
+}
+
 // negations pair a flag with its negation. The two are one setting: the
 // form given on the command line wins over either variable, and giving
 // both forms (on the command line, or as variables) is refused.
@@ -70,7 +80,12 @@ func applyEnv(cmd *cobra.Command, env lookupEnv) error {
 		if err := fs.Set(f.Name, v); err != nil {
 			// The value may be a secret (RECONCILER_TOKEN): name the variable only.
 			errs = append(errs, fmt.Errorf("environment variable %s: invalid value for --%s", envName(f.Name), f.Name))
+			return
 		}
+		if f.Annotations == nil {
+			f.Annotations = map[string][]string{}
+		}
+		f.Annotations[fromEnvAnnotation] = []string{envName(f.Name)}
 	})
 	return errors.Join(errs...)
 }

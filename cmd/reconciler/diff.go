@@ -77,6 +77,12 @@ func runDiff(ctx context.Context, opts oneShotOptions, output string, std stream
 	return nil
 }
 
+// isFormatName reports whether s is one of diff's -o formats.
+func isFormatName(s string) bool {
+	_, err := renderer(s, false)
+	return err == nil
+}
+
 // renderer returns the renderer for -o.
 func renderer(output string, color bool) (func(diff.ChangeSet) ([]byte, error), error) {
 	switch output {

@@ -49,6 +49,11 @@ names survive.`,
 			if err := errors.Join(checkGatewayFlags(opts.common.gateway), checkManagedBy(opts.common.sync.ManagedBy)); err != nil {
 				return err
 			}
+			// RECONCILER_OUTPUT is diff's format too: a format name from
+			// the environment is not taken as the file to write.
+			if fromEnv(cmd.Flags(), "output") && isFormatName(opts.output) {
+				return fmt.Errorf("RECONCILER_OUTPUT=%s is diff's output format; dump's --output is the file to write: give -o FILE, or unset the variable for dump", opts.output)
+			}
 			return runDump(cmd.Context(), opts, std)
 		},
 	}

@@ -293,3 +293,35 @@ func TestTokenFlagOnTheCommandLineWinsOverTheOtherVariable(t *testing.T) {
 		t.Errorf("--token over RECONCILER_TOKEN_FILE: exit %d, want 2\n%s", r.code, r.err)
 	}
 }
+
+// RECONCILER_OUTPUT is diff's format and dump's file: set to a format for
+// diff, it must not make dump write a file called "json" and print nothing.
+// A file name from the variable, or -o json on the command line, is taken.
+func TestDumpRefusesDiffFormatFromTheEnvironment(t *testing.T) {
+	g := newGateway(t)
+	if r := cli(t, g, nil, "sync", "--source", ordersDir(t, oneServiceYAML)); r.code != 0 {
+		t.Fatalf("sync: exit %d\n%s", r.code, r.err)
+	}
+	t.Chdir(t.TempDir())
+	r := cli(t, g, map[string]string{"RECONCILER_OUTPUT": "json"}, "dump")
+	if r.code != 1 || !strings.Contains(r.err, "RECONCILER_OUTPUT=json is diff's output format") {
+		t.Errorf("dump with RECONCILER_OUTPUT=json: exit %d\n%s", r.code, r.err)
+	}
+	if _, err := os.Stat("json"); err == nil {
+		t.Error("dump wrote a file called json")
+	}
+	if r := cli(t, g, map[string]string{"RECONCILER_OUTPUT": "json"}, "diff", "--source", ordersDir(t, oneServiceYAML)); r.code != 0 || !strings.HasPrefix(r.stdout, "{") {
+		t.Errorf("diff with RECONCILER_OUTPUT=json: exit %d\n%s%s", r.code, r.stdout, r.err)
+	}
+	if r := cli(t, g, map[string]string{"RECONCILER_OUTPUT": "gateway.yaml"}, "dump"); r.code != 0 {
+		t.Errorf("dump with RECONCILER_OUTPUT=gateway.yaml: exit %d\n%s", r.code, r.err)
+	}
+	if r := cli(t, g, nil, "dump", "-o", "json"); r.code != 0 {
+		t.Errorf("dump -o json: exit %d\n%s", r.code, r.err)
+	}
+	for _, f := range []string{"gateway.yaml", "json"} {
+		if data, err := os.ReadFile(f); err != nil || !strings.Contains(string(data), "name: s1") {
+			t.Errorf("%s: %v\n%s", f, err, data)
+		}
+	}
+}
