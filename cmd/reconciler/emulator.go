@@ -58,7 +58,8 @@ func newEmulatorCmd(std streams) *cobra.Command {
 		Long: `Serve an emulated Admin API — Apache APISIX 3.x (/apisix/admin) or API7
 Enterprise (/api and the gateway-group scoped /apisix/admin) — with an
 in-memory store, until SIGTERM or SIGINT. With --state the store is loaded
-at start (when the file exists) and saved at shutdown. A --token-file or
+at start (when the file exists) and written back at once, so that a file
+that cannot be written is refused before serving, and saved at shutdown. A --token-file or
 --viewer-token-file is re-read when it changes (its directory is watched, as
 Kubernetes swaps a ..data symlink): the new token works and the old one
 stops working at once, as on a server whose token was regenerated.`,
