@@ -53,6 +53,7 @@ func TestBadFlagValuesAreRefusedNamingTheFlag(t *testing.T) {
 		{"run negative percentage", nil, []string{"run", "--once", "--source", src, "--max-delete-percent", "-5"}, "--max-delete-percent -5"},
 		{"run negative shutdown timeout", nil, []string{"run", "--once", "--source", src, "--shutdown-timeout", "-1s"}, "--shutdown-timeout -1s"},
 		{"run no source", nil, []string{"run", "--once"}, "--source: required"},
+		{"run config with a target variable", map[string]string{"RECONCILER_MODE": "detect"}, []string{"run", "--once", "--config", tempFile(t, "c.yaml", "targets: []\n")}, "RECONCILER_MODE (--mode): with --config"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -144,12 +144,15 @@ func targetSpecs(fs *pflag.FlagSet, o daemonOptions) ([]reconciler.TargetSpec, e
 	if o.config != "" {
 		var given []string
 		for _, f := range targetFlags {
-			if fs.Changed(f) {
+			switch {
+			case fromEnv(fs, f):
+				given = append(given, envName(f)+" (--"+f+")")
+			case fs.Changed(f):
 				given = append(given, "--"+f)
 			}
 		}
 		if len(given) > 0 {
-			return nil, fmt.Errorf("%s: with --config every target is described in the file (from the flags or their RECONCILER_* variables)", strings.Join(given, ", "))
+			return nil, fmt.Errorf("%s: with --config every target is described in the file", strings.Join(given, ", "))
 		}
 		data, err := readConfigFile(o.config)
 		if err != nil {
