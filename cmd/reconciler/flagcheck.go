@@ -16,6 +16,9 @@ import (
 // checkGatewayFlags checks the flags of the Admin API client.
 func checkGatewayFlags(g gatewayOptions) error {
 	var errs []error
+	if detail := reconciler.ServerURLProblem(g.Server); detail != "" {
+		errs = append(errs, fmt.Errorf("--server %q: %s", g.Server, detail))
+	}
 	if g.Concurrency < 1 {
 		errs = append(errs, fmt.Errorf("--concurrency %d: want 1 or more", g.Concurrency))
 	}

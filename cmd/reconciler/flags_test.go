@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,12 +55,24 @@ func TestBadFlagValuesAreRefusedNamingTheFlag(t *testing.T) {
 		{"run negative percentage", nil, []string{"run", "--once", "--source", src, "--max-delete-percent", "-5"}, "--max-delete-percent -5"},
 		{"run negative shutdown timeout", nil, []string{"run", "--once", "--source", src, "--shutdown-timeout", "-1s"}, "--shutdown-timeout -1s"},
 		{"run no source", nil, []string{"run", "--once"}, "--source: required"},
+		// cli gives --server the gateway's URL: these give their own.
+		{"diff server with the admin path", nil, []string{"diff", "--source", src, "--server", g.srv.URL + "/apisix/admin"}, "without /apisix/admin (the client adds it)"},
+		{"dump server without a scheme", nil, []string{"dump", "--server", strings.TrimPrefix(g.srv.URL, "http://")}, "want a URL such as http://127.0.0.1:9180"},
+		{"run server with the api7 path", nil, []string{"run", "--once", "--source", src, "--server", g.srv.URL + "/api/"}, "--server \"" + g.srv.URL + "/api/\": give the Admin API's base URL, without /api"},
 		{"run config with a target variable", map[string]string{"RECONCILER_MODE": "detect"}, []string{"run", "--once", "--config", tempFile(t, "c.yaml", "targets: []\n")}, "RECONCILER_MODE (--mode): with --config"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := len(g.em.Requests())
-			r := cli(t, g, tt.env, append(tt.args, "--log-level", "error")...)
+			gw, env := g, tt.env
+			if slices.Contains(tt.args, "--server") {
+				gw, env = nil, maps.Clone(tt.env)
+				if env == nil {
+					env = map[string]string{}
+				}
+				env["RECONCILER_TOKEN"] = testToken
+			}
+			r := cli(t, gw, env, append(tt.args, "--log-level", "error")...)
 			if r.code != 1 || !strings.Contains(r.err, tt.want) {
 				t.Fatalf("exit %d, want 1 with %q\nstdout: %s\nstderr: %s", r.code, tt.want, r.stdout, r.err)
 			}

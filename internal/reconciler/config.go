@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -246,6 +247,8 @@ func (t *TargetSpec) Check() []error {
 	}
 	if t.Gateway.Server == "" {
 		errs = append(errs, fieldErr("gateway.server", ": required"))
+	} else if detail := ServerURLProblem(t.Gateway.Server); detail != "" {
+		errs = append(errs, fieldErr("gateway.server", " %q: %s", t.Gateway.Server, detail))
 	}
 	if t.Gateway.TokenFile == "" && t.Line > 0 {
 		errs = append(errs, fieldErr("gateway.tokenFile", ": required (tokens are never written in the configuration)"))
@@ -304,6 +307,24 @@ func (t *TargetSpec) Check() []error {
 		errs = append(errs, fieldErr("sync.ignore", ": %v", err))
 	}
 	return errs
+}
+
+// ServerURLProblem says what is wrong with an Admin API base URL that the
+// client would otherwise take and then fail on with a confusing answer: no
+// scheme, or the Admin API's own path (the client adds /apisix/admin or
+// /api itself). It returns "" for a URL it has nothing against.
+func ServerURLProblem(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "want a URL such as http://127.0.0.1:9180"
+	}
+	p := strings.TrimRight(u.Path, "/")
+	for _, suffix := range []string{"/apisix/admin", "/api"} {
+		if strings.HasSuffix(p, suffix) {
+			return "give the Admin API's base URL, without " + suffix + " (the client adds it)"
+		}
+	}
+	return ""
 }
 
 // IgnoreRules converts the ignore rules.

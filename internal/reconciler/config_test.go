@@ -93,6 +93,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad interval", strings.Replace(base, "prune: true", "prune: true, interval: soon", 1), []string{`"soon" is not a duration`}},
 		{"short interval", strings.Replace(base, "prune: true", "prune: true, interval: 10ms", 1), []string{"at least 1s"}},
 		{"no server", strings.Replace(base, "server: http://h, ", "", 1), []string{"gateway.server: required"}},
+		{"server with the admin path", strings.Replace(base, "server: http://h", "server: http://h/apisix/admin/", 1), []string{`gateway.server "http://h/apisix/admin/"`, "without /apisix/admin"}},
+		{"server without a scheme", strings.Replace(base, "server: http://h", "server: h:9180", 1), []string{"want a URL such as"}},
 		{"no token file", strings.Replace(base, ", tokenFile: /t", "", 1), []string{"gateway.tokenFile: required"}},
 		{"no source", strings.Replace(base, "source: {url: ./x}", "source: {}", 1), []string{"source.url: required"}},
 		{"bad backend", strings.Replace(base, "server: http://h", "server: http://h, backend: kong", 1), []string{`backend "kong"`}},
