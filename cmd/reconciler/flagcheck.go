@@ -16,7 +16,7 @@ import (
 // checkGatewayFlags checks the flags of the Admin API client.
 func checkGatewayFlags(g gatewayOptions) error {
 	var errs []error
-	if detail := reconciler.ServerURLProblem(g.Server); detail != "" {
+	if detail := reconciler.ServerURLProblem(g.Backend, g.Server); detail != "" {
 		errs = append(errs, fmt.Errorf("--server %q: %s", g.Server, detail))
 	}
 	if g.Concurrency < 1 {

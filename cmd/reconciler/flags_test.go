@@ -58,7 +58,7 @@ func TestBadFlagValuesAreRefusedNamingTheFlag(t *testing.T) {
 		// cli gives --server the gateway's URL: these give their own.
 		{"diff server with the admin path", nil, []string{"diff", "--source", src, "--server", g.srv.URL + "/apisix/admin"}, "without /apisix/admin (the client adds it)"},
 		{"dump server without a scheme", nil, []string{"dump", "--server", strings.TrimPrefix(g.srv.URL, "http://")}, "want a URL such as http://127.0.0.1:9180"},
-		{"run server with the api7 path", nil, []string{"run", "--once", "--source", src, "--server", g.srv.URL + "/api/"}, "--server \"" + g.srv.URL + "/api/\": give the Admin API's base URL, without /api"},
+		{"run server with the api7 path", nil, []string{"run", "--once", "--source", src, "--backend", "api7ee", "--server", g.srv.URL + "/api/"}, "--server \"" + g.srv.URL + "/api/\": give the Admin API's base URL, without /api"},
 		{"run config with a target variable", map[string]string{"RECONCILER_MODE": "detect"}, []string{"run", "--once", "--config", tempFile(t, "c.yaml", "targets: []\n")}, "RECONCILER_MODE (--mode): with --config"},
 	}
 	for _, tt := range tests {

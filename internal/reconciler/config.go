@@ -247,7 +247,7 @@ func (t *TargetSpec) Check() []error {
 	}
 	if t.Gateway.Server == "" {
 		errs = append(errs, fieldErr("gateway.server", ": required"))
-	} else if detail := ServerURLProblem(t.Gateway.Server); detail != "" {
+	} else if detail := ServerURLProblem(t.Gateway.Backend, t.Gateway.Server); detail != "" {
 		errs = append(errs, fieldErr("gateway.server", " %q: %s", t.Gateway.Server, detail))
 	}
 	if t.Gateway.TokenFile == "" && t.Line > 0 {
@@ -309,17 +309,22 @@ func (t *TargetSpec) Check() []error {
 	return errs
 }
 
-// ServerURLProblem says what is wrong with an Admin API base URL that the
-// client would otherwise take and then fail on with a confusing answer: no
-// scheme, or the Admin API's own path (the client adds /apisix/admin or
-// /api itself). It returns "" for a URL it has nothing against.
-func ServerURLProblem(s string) string {
+// ServerURLProblem says what is wrong with the Admin API base URL of a
+// backend that the client would otherwise take and then fail on with a
+// confusing answer: no scheme, or the Admin API's own path, which the
+// client adds itself (/apisix/admin, and /api for api7ee; a proxy's prefix
+// before them is fine). It returns "" for a URL it has nothing against.
+func ServerURLProblem(backend, s string) string {
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return "want a URL such as http://127.0.0.1:9180"
 	}
 	p := strings.TrimRight(u.Path, "/")
-	for _, suffix := range []string{"/apisix/admin", "/api"} {
+	suffixes := []string{"/apisix/admin"}
+	if backend == "api7ee" {
+		suffixes = append(suffixes, "/api")
+	}
+	for _, suffix := range suffixes {
 		if strings.HasSuffix(p, suffix) {
 			return "give the Admin API's base URL, without " + suffix + " (the client adds it)"
 		}

@@ -192,3 +192,25 @@ func TestCheckErrorsNameTheirField(t *testing.T) {
 		t.Errorf("fields %v, want %v", fields, want)
 	}
 }
+
+func TestServerURLProblem(t *testing.T) {
+	tests := []struct {
+		backend, url string
+		want         string // "" for none
+	}{
+		{"apisix", "http://127.0.0.1:9180", ""},
+		{"apisix", "https://proxy.example.com/gw/", ""},
+		{"apisix", "https://proxy.example.com/api", ""}, // a proxy's prefix
+		{"apisix", "http://127.0.0.1:9180/apisix/admin/", "without /apisix/admin"},
+		{"api7ee", "https://api7.example.com:7443/api", "without /api"},
+		{"api7ee", "https://api7.example.com:7443/apisix/admin", "without /apisix/admin"},
+		{"apisix", "127.0.0.1:9180", "want a URL"},
+		{"apisix", "apisix-admin", "want a URL"},
+	}
+	for _, tt := range tests {
+		got := ServerURLProblem(tt.backend, tt.url)
+		if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
+			t.Errorf("ServerURLProblem(%s, %s) = %q, want %q", tt.backend, tt.url, got, tt.want)
+		}
+	}
+}
