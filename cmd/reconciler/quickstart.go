@@ -70,7 +70,7 @@ temporary directory (unless --keep).
 	fs.StringVar(&o.gatewayListen, "gateway-listen", "127.0.0.1:9180", "address of the emulated Admin API")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:9090", "address of the daemon's metrics, status page and webhooks")
 	fs.DurationVar(&o.interval, "interval", 10*time.Second, "time between cycles")
-	fs.BoolVar(&o.once, "once", false, "run one cycle, print the summary and exit")
+	fs.BoolVar(&o.once, "once", false, "run one cycle, print the summary and exit (no daemon is left running: --listen and --interval do not apply)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory when stopping")
 	fs.StringVar(&o.examples, "examples", "", "directory of configuration to start the repository from (default: the built-in examples)")
 	fs.StringVar(&o.log.Level, "log-level", "warn", "log level: debug, info, warn or error")

@@ -307,7 +307,7 @@ func buildDaemon(o daemonOptions, specs []reconciler.TargetSpec, env lookupEnv, 
 	m := metrics.New(rt.reg, metrics.Build{Version: b.Version, Revision: b.Commit, GoVersion: b.GoVersion})
 	if o.auditLog != "" {
 		if rt.audit, err = reconciler.OpenAudit(o.auditLog, log); err != nil {
-			return rt, err
+			return rt, fmt.Errorf("--audit-log: %w", err)
 		}
 		rt.closers = append(rt.closers, rt.audit.Close)
 	} else {
