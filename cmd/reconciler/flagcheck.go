@@ -16,6 +16,12 @@ import (
 // checkGatewayFlags checks the flags of the Admin API client.
 func checkGatewayFlags(g gatewayOptions) error {
 	var errs []error
+	if g.Backend != "apisix" && g.Backend != "api7ee" {
+		errs = append(errs, fmt.Errorf("--backend %q: want apisix or api7ee", g.Backend))
+	}
+	if g.TokenTransport != "header" && g.TokenTransport != "cookie" {
+		errs = append(errs, fmt.Errorf("--token-transport %q: want header or cookie", g.TokenTransport))
+	}
 	if detail := reconciler.ServerURLProblem(g.Backend, g.Server); detail != "" {
 		errs = append(errs, fmt.Errorf("--server %q: %s", g.Server, detail))
 	}
@@ -73,6 +79,7 @@ var fieldFlags = map[string]string{
 	"source.url":                 "--source",
 	"gateway.backend":            "--backend",
 	"gateway.server":             "--server",
+	"gateway.tokenTransport":     "--token-transport",
 	"gateway.concurrency":        "--concurrency",
 	"sync.interval":              "--interval",
 	"sync.mode":                  "--mode",

@@ -55,6 +55,8 @@ func TestBadFlagValuesAreRefusedNamingTheFlag(t *testing.T) {
 		{"run negative percentage", nil, []string{"run", "--once", "--source", src, "--max-delete-percent", "-5"}, "--max-delete-percent -5"},
 		{"run negative shutdown timeout", nil, []string{"run", "--once", "--source", src, "--shutdown-timeout", "-1s"}, "--shutdown-timeout -1s"},
 		{"run no source", nil, []string{"run", "--once"}, "--source: required"},
+		{"diff bad backend", nil, []string{"diff", "--source", src, "--backend", "kong"}, `--backend "kong": want apisix or api7ee`},
+		{"run bad token transport", nil, []string{"run", "--once", "--source", src, "--token-transport", "query"}, `--token-transport "query": want header or cookie`},
 		{"run audit log in a missing directory", nil, []string{"run", "--once", "--source", src, "--audit-log", filepath.Join(src, "no-such-dir", "audit.jsonl")}, "--audit-log: "},
 		// cli gives --server the gateway's URL: these give their own.
 		{"diff server with the admin path", nil, []string{"diff", "--source", src, "--server", g.srv.URL + "/apisix/admin"}, "without /apisix/admin (the client adds it)"},

@@ -245,6 +245,11 @@ func (t *TargetSpec) Check() []error {
 	if t.Gateway.Backend != "apisix" && t.Gateway.Backend != "api7ee" {
 		errs = append(errs, fieldErr("gateway.backend", " %q: want apisix or api7ee", t.Gateway.Backend))
 	}
+	switch t.Gateway.TokenTransport {
+	case "", "header", "cookie":
+	default:
+		errs = append(errs, fieldErr("gateway.tokenTransport", " %q: want header or cookie", t.Gateway.TokenTransport))
+	}
 	if t.Gateway.Server == "" {
 		errs = append(errs, fieldErr("gateway.server", ": required"))
 	} else if detail := ServerURLProblem(t.Gateway.Backend, t.Gateway.Server); detail != "" {

@@ -98,6 +98,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"no token file", strings.Replace(base, ", tokenFile: /t", "", 1), []string{"gateway.tokenFile: required"}},
 		{"no source", strings.Replace(base, "source: {url: ./x}", "source: {}", 1), []string{"source.url: required"}},
 		{"bad backend", strings.Replace(base, "server: http://h", "server: http://h, backend: kong", 1), []string{`backend "kong"`}},
+		{"bad token transport", strings.Replace(base, "server: http://h", "server: http://h, tokenTransport: query", 1), []string{`gateway.tokenTransport "query": want header or cookie`}},
 		{"bad ignore rule", strings.Replace(base, "prune: true", "prune: true, ignore: [{kind: route}]", 1), []string{"sync.ignore", "no paths"}},
 		{"duplicate names", base + "  - name: a\n    source: {url: ./y}\n    gateway: {server: http://i, tokenFile: /t}\n    sync: {prune: true}\n", []string{"daemon.yaml:6", "also used at line 2"}},
 		{"two targets on one gateway", base + "  - name: b\n    source: {url: ./y}\n    gateway: {server: http://h, tokenFile: /t}\n    sync: {prune: true}\n", []string{`same managedBy as target "a"`}},
