@@ -50,6 +50,7 @@ func TestBadFlagValuesAreRefusedNamingTheFlag(t *testing.T) {
 		{"run concurrency 0", nil, []string{"run", "--once", "--source", src, "--concurrency", "0"}, "--concurrency 0"},
 		{"run empty managed-by", nil, []string{"run", "--once", "--source", src, "--managed-by", ""}, "--managed-by: must not be empty"},
 		{"run short interval", nil, []string{"run", "--once", "--source", src, "--interval", "500ms"}, "--interval 500ms: at least 1s"},
+		{"run zero interval", nil, []string{"run", "--once", "--source", src, "--interval", "0"}, "--interval 0s: at least 1s"},
 		{"run bad mode from the environment", map[string]string{"RECONCILER_MODE": "fix"}, []string{"run", "--once", "--source", src}, `--mode "fix": want apply or detect`},
 		{"run bad name", nil, []string{"run", "--once", "--source", src, "--name", "Bad Name"}, "--name: want"},
 		{"run negative percentage", nil, []string{"run", "--once", "--source", src, "--max-delete-percent", "-5"}, "--max-delete-percent -5"},

@@ -168,6 +168,9 @@ func targetSpecs(fs *pflag.FlagSet, o daemonOptions) ([]reconciler.TargetSpec, e
 	if err := errors.Join(checkGatewayFlags(g), checkSyncFlags(y)); err != nil {
 		return nil, err
 	}
+	if o.interval < time.Second { // zero would become the file's default, 1m
+		return nil, fmt.Errorf("--interval %s: at least 1s", o.interval)
+	}
 	if s.GitCacheDir != "" && s.Source != "" && !git.IsGitURL(s.Source) {
 		return nil, fmt.Errorf("--git-cache-dir applies to Git sources; %s is a local directory", s.Source)
 	}
