@@ -19,6 +19,9 @@ func checkGatewayFlags(g gatewayOptions) error {
 	if g.Backend != "apisix" && g.Backend != "api7ee" {
 		errs = append(errs, fmt.Errorf("--backend %q: want apisix or api7ee", g.Backend))
 	}
+	if g.GatewayGroup == "" {
+		errs = append(errs, errors.New("--gateway-group: must not be empty (the default is default)"))
+	}
 	if g.TokenTransport != "header" && g.TokenTransport != "cookie" {
 		errs = append(errs, fmt.Errorf("--token-transport %q: want header or cookie", g.TokenTransport))
 	}

@@ -50,6 +50,8 @@ func TestBadFlagValuesAreRefusedNamingTheFlag(t *testing.T) {
 		{"run concurrency 0", nil, []string{"run", "--once", "--source", src, "--concurrency", "0"}, "--concurrency 0"},
 		{"run empty managed-by", nil, []string{"run", "--once", "--source", src, "--managed-by", ""}, "--managed-by: must not be empty"},
 		{"run short interval", nil, []string{"run", "--once", "--source", src, "--interval", "500ms"}, "--interval 500ms: at least 1s"},
+		{"run empty mode from the environment", map[string]string{"RECONCILER_MODE": ""}, []string{"run", "--once", "--source", src}, `--mode "": want apply or detect`},
+		{"dump empty gateway group", nil, []string{"dump", "--gateway-group", ""}, "--gateway-group: must not be empty"},
 		{"run zero interval", nil, []string{"run", "--once", "--source", src, "--interval", "0"}, "--interval 0s: at least 1s"},
 		{"run bad mode from the environment", map[string]string{"RECONCILER_MODE": "fix"}, []string{"run", "--once", "--source", src}, `--mode "fix": want apply or detect`},
 		{"run bad name", nil, []string{"run", "--once", "--source", src, "--name", "Bad Name"}, "--name: want"},

@@ -171,6 +171,9 @@ func targetSpecs(fs *pflag.FlagSet, o daemonOptions) ([]reconciler.TargetSpec, e
 	if o.interval < time.Second { // zero would become the file's default, 1m
 		return nil, fmt.Errorf("--interval %s: at least 1s", o.interval)
 	}
+	if o.mode == "" { // would become the file's default, apply
+		return nil, errors.New(`--mode "": want apply or detect`)
+	}
 	if s.GitCacheDir != "" && s.Source != "" && !git.IsGitURL(s.Source) {
 		return nil, fmt.Errorf("--git-cache-dir applies to Git sources; %s is a local directory", s.Source)
 	}
