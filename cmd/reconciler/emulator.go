@@ -122,6 +122,9 @@ func checkEmulatorFlags(fs *pflag.FlagSet, o emulatorOptions) error {
 	if err := checkShutdownTimeout(o.ShutdownTimeout); err != nil {
 		errs = append(errs, err)
 	}
+	if err := checkListen("listen", o.Listen); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

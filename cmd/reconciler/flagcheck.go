@@ -75,6 +75,15 @@ func checkShutdownTimeout(d time.Duration) error {
 	return nil
 }
 
+// checkListen refuses an empty listen address, which net.Listen takes as
+// a random port on every interface.
+func checkListen(flag, addr string) error {
+	if addr == "" {
+		return fmt.Errorf("--%s: must not be empty (an address such as 127.0.0.1:9090)", flag)
+	}
+	return nil
+}
+
 // fieldFlags are the flags of run's flag mode (and the quickstart) that set
 // a target's fields, by the field's path in the configuration file.
 var fieldFlags = map[string]string{

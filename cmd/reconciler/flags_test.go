@@ -121,6 +121,9 @@ func TestServingVerbsRefuseBadFlagsAtStart(t *testing.T) {
 		{"emulator state that cannot be written", []string{"emulator", "--listen", "127.0.0.1:0", "--token", "t", "--state", missing}, "--state"},
 		{"quickstart zero interval", []string{"quickstart", "--gateway-listen", "127.0.0.1:0", "--listen", "127.0.0.1:0", "--interval", "0"}, "--interval 0s: at least 1s"},
 		{"quickstart bad log level", []string{"quickstart", "--gateway-listen", "127.0.0.1:0", "--listen", "127.0.0.1:0", "--once", "--log-level", "loud"}, `--log-level "loud"`},
+		{"quickstart empty gateway address", []string{"quickstart", "--gateway-listen", "", "--listen", "127.0.0.1:0", "--once"}, "--gateway-listen: must not be empty"},
+		{"emulator empty address", []string{"emulator", "--listen", "", "--token", "t"}, "--listen: must not be empty"},
+		{"run empty address", []string{"run", "--listen", "", "--source", missing, "--token", "t"}, "--listen: must not be empty"},
 		{"quickstart missing examples", []string{"quickstart", "--gateway-listen", "127.0.0.1:0", "--listen", "127.0.0.1:0", "--examples", missing}, "--examples"},
 	}
 	for _, tt := range tests {

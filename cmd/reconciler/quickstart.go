@@ -104,6 +104,9 @@ func runQuickstart(ctx context.Context, o quickstartOptions, std streams, env lo
 	if _, err := newLogger(o.log, io.Discard); err != nil {
 		return err
 	}
+	if err := errors.Join(checkListen("gateway-listen", o.gatewayListen), checkListen("listen", o.listen)); err != nil {
+		return err
+	}
 	if o.examples != "" {
 		if info, err := os.Stat(o.examples); err != nil {
 			return fmt.Errorf("--examples: %w", err)

@@ -124,7 +124,7 @@ On SIGTERM no new cycle or write starts; requests in flight may finish
 within --shutdown-timeout; the audit log is synced; the exit status is 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkShutdownTimeout(opts.shutdownTimeout); err != nil {
+			if err := errors.Join(checkShutdownTimeout(opts.shutdownTimeout), checkListen("listen", opts.listen)); err != nil {
 				return err
 			}
 			specs, err := targetSpecs(cmd.Flags(), opts)
