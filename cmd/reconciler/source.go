@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/gitops-gateway/reconciler/pkg/git"
 	"github.com/gitops-gateway/reconciler/pkg/model"
 )
 
@@ -104,13 +105,6 @@ func countConfigFiles(fsys fs.FS) (int, error) {
 	return n, err
 }
 
-// redactURL drops user information from a URL for messages.
-func redactURL(s string) string {
-	if i := strings.Index(s, "://"); i >= 0 {
-		rest := s[i+3:]
-		if at := strings.IndexByte(rest, '@'); at >= 0 && at < strings.IndexAny(rest+"/", "/") {
-			return s[:i+3] + "***@" + rest[at+1:]
-		}
-	}
-	return s
-}
+// redactURL renders a source URL for messages, without user information,
+// query or fragment, even when it does not parse.
+func redactURL(s string) string { return git.Redact(s) }
