@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -185,7 +186,7 @@ func TestDaemonSecretCanaries(t *testing.T) {
 	// next cycle (run by a signed webhook, after a forged one is refused)
 	// reports and corrects it.
 	credPath := "/apisix/admin/consumers/app/credentials/" + model.CredentialID("app", "main")
-	handPut(t, gw, credPath, `{"plugins":{"key-auth":{"key":"`+handKey+`"}}}`)
+	handPut(t, gw.srv.URL, handToken, credPath, `{"plugins":{"key-auth":{"key":"`+handKey+`"}}}`)
 	webhook(webhookSecret+"-forged", http.StatusUnauthorized)
 	webhook(webhookSecret, http.StatusAccepted)
 	if c := p.waitCycle(t, "shop", byWebhook); c.Result != reconciler.ResultSuccess || c.Counts.Drift != 1 || c.Counts.Applied != 1 {
@@ -237,14 +238,15 @@ func TestDaemonSecretCanaries(t *testing.T) {
 	assertNoCanary(t, places, secrets)
 }
 
-// handPut writes body to path on the gateway, as a person would with curl.
-func handPut(t *testing.T, g *dGateway, path, body string) {
+// handPut writes body to path on the gateway at server, as a person would
+// with curl.
+func handPut(t *testing.T, server, token, path, body string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPut, g.srv.URL+path, strings.NewReader(body))
+	req, err := http.NewRequest(http.MethodPut, server+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("X-API-KEY", handToken)
+	req.Header.Set("X-API-KEY", token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -253,5 +255,109 @@ func handPut(t *testing.T, g *dGateway, path, body string) {
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		t.Fatalf("hand PUT %s: %d %s", path, resp.StatusCode, msg)
+	}
+}
+
+// TestVerbSecretCanaries (reliability A2 and B5 for the one-shot verbs):
+// diff (text, JSON, Markdown), sync, sync --dry-run and dump at debug
+// level, with the Admin API token from --token-file, the desired state
+// from a Git server that takes a basic-auth password from a file, and a
+// substituted credential key, an SSL key and an upstream client key in
+// the files; failures included (a refused password, a password written in
+// the source URL, a refused write). No secret shows in what they print;
+// dump writes ${VAR} references unless --include-secrets asks for them.
+func TestVerbSecretCanaries(t *testing.T) {
+	const (
+		token       = "verb-token-CANARY-33f1"
+		gitPassword = "verb-gitpw-CANARY-8c0d"
+		credKey     = "verb-credkey-CANARY-12ab"
+		handKey     = "verb-handkey-CANARY-e4e4"
+	)
+	cert, err := os.ReadFile("testdata/tls/sample-tls.crt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sslKey, err := os.ReadFile("testdata/tls/sample-tls.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientKey := newKeyPEM(t)
+	secrets := map[string]string{
+		"Admin API token": token, "Git password": gitPassword, "credential key": credKey,
+		"hand-set key": handKey, "SSL key": string(sslKey), "client key": clientKey,
+	}
+	g := newGateway(t, emulator.WithToken("ops", token, emulator.RoleAdmin))
+	repo := newDRepo(t)
+	repo.commit("secrets", map[string]string{"gateway.yaml": secretConfig(string(cert), string(sslKey), clientKey)})
+	srv, ca := gitBasicAuth(t, repo.root, "alice", gitPassword)
+	pwFile := tempFile(t, "git-password", gitPassword+"\n")
+	tokenFile := tempFile(t, "token", token+"\n")
+	source := []string{"--source", srv.URL + "/gateway.git", "--git-username", "alice", "--git-password-file", pwFile, "--git-ca-cert-file", ca}
+	env := map[string]string{"APP_KEY": credKey}
+
+	var outputs []string
+	verb := func(want int, args ...string) result {
+		t.Helper()
+		var out, errOut strings.Builder
+		lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+		args = append(args, "--server", g.srv.URL, "--token-file", tokenFile, "--log-level", "debug")
+		code := run(t.Context(), args, streams{in: strings.NewReader(""), out: &out, err: &errOut}, lookup)
+		r := result{code: code, stdout: out.String(), err: errOut.String()}
+		outputs = append(outputs, strings.Join(args[:1], " ")+"\n"+r.stdout+r.err)
+		if code != want {
+			t.Errorf("%v: exit %d, want %d\n%s\n%s", args, code, want, r.stdout, r.err)
+		}
+		return r
+	}
+	withSource := func(args ...string) []string { return append(args, source...) }
+
+	verb(2, withSource("diff")...)
+	verb(2, withSource("diff", "-o", "json")...)
+	verb(2, withSource("diff", "-o", "markdown")...)
+	verb(0, withSource("sync", "--dry-run")...)
+	verb(0, withSource("sync")...)
+	// Drift on the secret: the key is changed by hand; diff shows it masked.
+	credPath := "/apisix/admin/consumers/app/credentials/" + model.CredentialID("app", "main")
+	handPut(t, g.srv.URL, token, credPath, `{"name":"main","plugins":{"key-auth":{"key":"`+handKey+`"}},"labels":{"managed-by":"reconciler"}}`)
+	if r := verb(2, withSource("diff")...); !strings.Contains(r.stdout, "config.key") && !strings.Contains(r.stdout, "/config/key") {
+		t.Errorf("the drift of the key does not show:\n%s", r.stdout)
+	}
+	verb(2, withSource("diff", "-o", "json")...)
+	dump := verb(0, "dump")
+	if !strings.Contains(dump.stdout, "${") {
+		t.Errorf("dump has no ${VAR} reference:\n%s", dump.stdout)
+	}
+	// A refused write.
+	g.em.AddHook(emulator.Reject(http.MethodPut, credPath, http.StatusBadRequest, `{"error_msg":"invalid credential"}`))
+	if r := verb(1, withSource("sync")...); !strings.Contains(r.stdout+r.err, "invalid credential") {
+		t.Errorf("the refused write does not show:\n%s", r.err)
+	}
+	// A refused password.
+	if err := os.WriteFile(pwFile, []byte(gitPassword+"-old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := verb(1, withSource("diff")...); !strings.Contains(r.err, "authentication") {
+		t.Errorf("a refused password: %s", r.err)
+	}
+	// A password written in the source URL, in the shapes that confuse a
+	// URL parser.
+	host := strings.TrimPrefix(srv.URL, "https://")
+	for _, u := range []string{
+		"https://alice:" + gitPassword + "@" + host + "/gateway.git",
+		"https://alice:" + gitPassword + "/x@" + host + "/gateway.git",
+		"https://alice:" + gitPassword + "#x@" + host + "/gateway.git",
+		"alice:" + gitPassword + "@" + host + ":gateway.git",
+	} {
+		verb(1, "diff", "--source", u)
+	}
+	places := map[string]string{}
+	for i, out := range outputs {
+		places[fmt.Sprintf("output %d (%s)", i, strings.SplitN(out, "\n", 2)[0])] = out
+	}
+	assertNoCanary(t, places, secrets)
+
+	// Asked for, dump writes the key as read (the only way to see it).
+	if r := verb(0, "dump", "--include-secrets"); !strings.Contains(r.stdout, handKey) {
+		t.Errorf("dump --include-secrets does not show the key:\n%s", r.stdout)
 	}
 }

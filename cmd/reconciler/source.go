@@ -46,7 +46,10 @@ func loadDesired(ctx context.Context, opts sourceOptions, env lookupEnv) (desire
 	switch {
 	case src == "":
 		return desired{}, errNoSource
-	case gitURL.MatchString(src):
+	case gitURL.MatchString(src), strings.Contains(src, "@") && git.IsGitURL(src):
+		// The second form is user:password@host:path, which the run verb
+		// (git.IsGitURL) reads as Git too: pkg/git refuses it without
+		// showing it, where a directory error would.
 		return loadGit(ctx, opts, env)
 	}
 	if opts.Ref != "" {
