@@ -15,11 +15,27 @@ const Masked = model.Redacted
 // the configuration. Fields whose name looks like a secret (secretName) are
 // masked in every plugin besides.
 var pluginSecrets = map[string][]pointer{
-	"key-auth":   {{"key"}},
-	"basic-auth": {{"password"}},
-	"jwt-auth":   {{"secret"}, {"private_key"}},
-	"hmac-auth":  {{"secret_key"}},
-	"csrf":       {{"key"}},
+	"key-auth":    {{"key"}},
+	"basic-auth":  {{"password"}},
+	"jwt-auth":    {{"secret"}, {"private_key"}},
+	"hmac-auth":   {{"secret_key"}},
+	"csrf":        {{"key"}},
+	"jwe-decrypt": {{"key"}, {"secret"}},
+	// The AI plugins' auth.header and auth.query hold API keys under any
+	// name ("Authorization", "api-key", "key"): every value in them.
+	"ai-proxy":           aiAuthSecrets,
+	"ai-request-rewrite": aiAuthSecrets,
+	"ai-proxy-multi":     prefixed(pointer{"instances", wildcard}, aiAuthSecrets),
+}
+
+var aiAuthSecrets = []pointer{{"auth", "header", wildcard}, {"auth", "query", wildcard}, {"auth", "gcp", "service_account_json"}}
+
+func prefixed(prefix pointer, ps []pointer) []pointer {
+	out := make([]pointer, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, append(append(pointer{}, prefix...), p...))
+	}
+	return out
 }
 
 // secretName reports whether a field of a plugin configuration is, by its
@@ -30,7 +46,8 @@ func secretName(name string) bool {
 	case "password", "passwd", "secret", "secret_key", "client_secret", "private_key",
 		"client_key", "client_rsa_private_key", "api_key", "apikey", "access_key_secret",
 		"secret_access_key", "token", "auth_token", "access_token", "refresh_token",
-		"gateway_secret", "aes_keys", "credentials", "sasl_password":
+		"gateway_secret", "aes_keys", "credentials", "sasl_password",
+		"secretkey", "auth_header", "service_account_json":
 		return true
 	}
 	for _, suffix := range []string{"_password", "_secret", "_private_key", "_token"} {
