@@ -65,7 +65,7 @@ func TestPluginSecretsMasked(t *testing.T) {
 		{"aws-lambda IAM secret key", model.Key{Kind: model.KindRoute, ID: "r"},
 			func(s string) map[string]any {
 				return map[string]any{"name": "r", "plugins": map[string]any{"aws-lambda": map[string]any{
-					"function_uri": "https://x.lambda-url.us-east-1.on.aws/",
+					"function_uri":  "https://x.lambda-url.us-east-1.on.aws/",
 					"authorization": map[string]any{"iam": map[string]any{"accesskey": "AKIA", "secretkey": s}},
 				}}}
 			}, []string{"/plugins/aws-lambda/authorization/iam/secretkey"}},
