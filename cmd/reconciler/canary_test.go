@@ -126,7 +126,8 @@ ssls:
 // the gateway — through drift, a signed and a forged webhook, a Git
 // server refusing the password and a gateway refusing a write. None of
 // them shows in its log, /status, /metrics, the status page, the webhook's
-// answers or the audit log.
+// answers or the audit log — not even when the gateway's error message
+// quotes the key.
 func TestDaemonSecretCanaries(t *testing.T) {
 	const (
 		gitPassword   = "gitpw-CANARY-7e21+x/y"
@@ -196,7 +197,10 @@ func TestDaemonSecretCanaries(t *testing.T) {
 	// The gateway refuses a write of the credential, changed in Git.
 	changed := strings.Replace(secretConfig(string(cert), string(sslKey), clientKey), "        type: key-auth\n", "        type: key-auth\n        description: v2\n", 1)
 	repo.commit("describe the credential", map[string]string{"gateway.yaml": changed})
-	remove := gw.em.AddHook(emulator.Reject(http.MethodPut, credPath, http.StatusBadRequest, `{"error_msg":"invalid credential"}`))
+	// Its message quotes the key, as APISIX's schema errors quote a value
+	// that fails a pattern.
+	remove := gw.em.AddHook(emulator.Reject(http.MethodPut, credPath, http.StatusBadRequest,
+		`{"error_msg":"invalid credential: property \"key\" validation failed: failed to match pattern \"^x\" with \"`+credKey+`\""}`))
 	webhook(webhookSecret, http.StatusAccepted)
 	if c := p.waitCycle(t, "shop", byWebhook); c.Result == reconciler.ResultSuccess {
 		t.Fatalf("a refused write succeeded: %+v", c)
@@ -328,7 +332,8 @@ func TestVerbSecretCanaries(t *testing.T) {
 		t.Errorf("dump has no ${VAR} reference:\n%s", dump.stdout)
 	}
 	// A refused write.
-	g.em.AddHook(emulator.Reject(http.MethodPut, credPath, http.StatusBadRequest, `{"error_msg":"invalid credential"}`))
+	g.em.AddHook(emulator.Reject(http.MethodPut, credPath, http.StatusBadRequest,
+		`{"error_msg":"invalid credential: failed to match pattern \"^x\" with \"`+credKey+`\""}`))
 	if r := verb(1, withSource("sync")...); !strings.Contains(r.stdout+r.err, "invalid credential") {
 		t.Errorf("the refused write does not show:\n%s", r.err)
 	}

@@ -274,6 +274,15 @@ func (r *run) finish(i int, st Status, err error) {
 		return
 	}
 	r.done[i] = true
+	if err != nil {
+		// The server's message may quote a secret of the request.
+		s := r.p.Steps[i]
+		rs := []model.Resource{s.Resource}
+		if s.Change != nil {
+			rs = append(rs, s.Change.Desired, s.Change.Live)
+		}
+		err = diff.RedactError(err, rs...)
+	}
 	o := &r.res.Outcomes[i]
 	o.Status, o.Err = st, err
 	switch st {

@@ -1,6 +1,9 @@
 package diff_test
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -96,5 +99,64 @@ func TestPluginSecretsMasked(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// apiError stands for a typed error of the gateway client.
+type apiError struct{ msg string }
+
+func (e *apiError) Error() string { return e.msg }
+
+// TestRedactError: a server message quoting a secret of the resource —
+// raw, or JSON-escaped as a PEM key is in a JSON answer — loses it; the
+// error still unwraps to the client's typed error; an error without a
+// secret is returned as it is; secrets shorter than 4 characters are left
+// (replacing them would garble the message).
+func TestRedactError(t *testing.T) {
+	pemKey := "-----BEGIN PRIVATE KEY-----\nCANARYpem0123456789\n-----END PRIVATE KEY-----\n"
+	cred := model.Resource{Key: model.Key{Kind: model.KindCredential, Consumer: "u", ID: "c"},
+		Body: map[string]any{"name": "c", "type": "key-auth", "config": map[string]any{"key": "CANARY-key-77"}}}
+	ssl := model.Resource{Key: model.Key{Kind: model.KindSSL, ID: "s"},
+		Body: map[string]any{"snis": []any{"a.example.com"}, "certificates": []any{map[string]any{"certificate": "C", "key": pemKey}}}}
+	short := model.Resource{Key: model.Key{Kind: model.KindCredential, Consumer: "u", ID: "c"},
+		Body: map[string]any{"name": "c", "type": "key-auth", "config": map[string]any{"key": "abc"}}}
+	subst := model.Resource{Key: model.Key{Kind: model.KindRoute, ID: "r"}, Secrets: []string{"/labels/token"},
+		Body: map[string]any{"name": "r", "labels": map[string]any{"token": "CANARY-label-5"}}}
+
+	if got := diff.SecretValues(ssl); !cmp.Equal(got, []string{pemKey}) {
+		t.Errorf("SecretValues(ssl) = %q", got)
+	}
+	pemJSON, _ := json.Marshal(pemKey)
+	tests := []struct {
+		name string
+		msg  string
+		rs   []model.Resource
+		want string
+	}{
+		{"quoted key", `failed to match pattern "^x" with "CANARY-key-77"`, []model.Resource{cred}, `failed to match pattern "^x" with "[redacted]"`},
+		{"escaped PEM", `invalid key: ` + string(pemJSON), []model.Resource{ssl}, `invalid key: "[redacted]"`},
+		{"substituted label", `label token "CANARY-label-5" is invalid`, []model.Resource{subst}, `label token "[redacted]" is invalid`},
+		{"live side", `CANARY-key-77 is held by another consumer`, []model.Resource{{}, cred}, `[redacted] is held by another consumer`},
+		{"nothing secret", `duplicate route`, []model.Resource{cred}, `duplicate route`},
+		{"short secret kept", `key abc is taken`, []model.Resource{short}, `key abc is taken`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			orig := fmt.Errorf("put: %w", &apiError{msg: tt.msg})
+			err := diff.RedactError(orig, tt.rs...)
+			if want := "put: " + tt.want; err.Error() != want {
+				t.Errorf("got %q, want %q", err.Error(), want)
+			}
+			var ae *apiError
+			if !errors.As(err, &ae) || !errors.Is(err, orig) {
+				t.Error("the redacted error does not unwrap to the original")
+			}
+			if tt.want == tt.msg && err != orig {
+				t.Error("an error without a secret was wrapped")
+			}
+		})
+	}
+	if diff.RedactError(nil, cred) != nil {
+		t.Error("RedactError(nil) is not nil")
 	}
 }
