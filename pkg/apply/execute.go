@@ -320,7 +320,8 @@ func (r *run) preflight(ctx context.Context) error {
 	}
 	var inv invalidResources
 	if !errors.As(err, &inv) {
-		return fmt.Errorf("%w: %w", ErrPreflight, err)
+		// An answer naming no resource may quote any of them.
+		return diff.RedactError(fmt.Errorf("%w: %w", ErrPreflight, err), rs...)
 	}
 	bad := inv.InvalidResources()
 	for _, i := range idx {
