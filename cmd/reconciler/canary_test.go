@@ -354,6 +354,7 @@ func TestVerbSecretCanaries(t *testing.T) {
 		"alice:" + gitPassword + "@" + host + ":gateway.git",
 	} {
 		verb(1, "diff", "--source", u)
+		verb(1, "run", "--once", "--listen", "127.0.0.1:0", "--source", u)
 	}
 	places := map[string]string{}
 	for i, out := range outputs {
