@@ -318,6 +318,7 @@ func TestVerbSecretCanaries(t *testing.T) {
 	verb(2, withSource("diff")...)
 	verb(2, withSource("diff", "-o", "json")...)
 	verb(2, withSource("diff", "-o", "markdown")...)
+	verb(2, withSource("diff", "--token-transport", "cookie")...)
 	verb(0, withSource("sync", "--dry-run")...)
 	verb(0, withSource("sync")...)
 	// Drift on the secret: the key is changed by hand; diff shows it masked.
