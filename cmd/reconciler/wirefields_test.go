@@ -171,6 +171,7 @@ func wireCases() []wireCase {
 		{name: "stream_route/name", config: stream(""), at: in(streamAt, "/labels/__ADC_NAME"), api7: in(streamAt, "/name"), want: `"sr-{s}"`, edit: `"other"`, drift: "/name"},
 		{name: "stream_route/description", config: stream("        description: pg\n"), at: in(streamAt, "/desc"), want: `"pg"`, edit: `"other"`, drift: "/description"},
 		{name: "stream_route/labels", config: stream("        labels: {team: a}\n"), at: in(streamAt, "/labels/team"), want: `"a"`, edit: `"b"`, drift: "/labels"},
+		{name: "stream_route/remote_addr", config: stream("        remote_addr: 10.0.0.1\n"), at: in(streamAt, "/remote_addr"), want: `"10.0.0.1"`, edit: `"10.0.0.2"`, drift: "/remote_addr"},
 		{name: "stream_route/server_addr", config: stream("        server_addr: 127.0.0.1\n"), at: in(streamAt, "/server_addr"), want: `"127.0.0.1"`, edit: `"127.0.0.2"`, drift: "/server_addr"},
 		{name: "stream_route/server_port", config: stream("        server_port: 9100\n"), at: in(streamAt, "/server_port"), want: `9100`, edit: `9101`, drift: "/server_port"},
 		{name: "stream_route/sni", config: stream("        sni: db.example.com\n"), at: in(streamAt, "/sni"), want: `"db.example.com"`, edit: `"other.example.com"`, drift: "/sni"},

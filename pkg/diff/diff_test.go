@@ -400,3 +400,19 @@ func TestConsumerGroupMembership(t *testing.T) {
 		}
 	}
 }
+
+// A stream route's remote_addr is singular in ADC's format and on the
+// wire: a change is named as the file names it, not as a route's
+// remote_addrs.
+func TestStreamRouteRemoteAddrKeepsItsName(t *testing.T) {
+	sr := func(addr string) model.Resource {
+		return model.Resource{
+			Key: model.Key{Kind: model.KindStreamRoute, ID: "sr"}, Name: "pg", Parent: model.Key{Kind: model.KindService, ID: "s"},
+			Body: map[string]any{"name": "pg", "remote_addr": addr, "service_id": "s"},
+		}
+	}
+	cs := diff.Compute([]model.Resource{sr("10.0.0.1")}, []model.Resource{sr("10.0.0.2")})
+	if len(cs.Changes) != 1 || len(cs.Changes[0].Fields) != 1 || cs.Changes[0].Fields[0].Path != "/remote_addr" {
+		t.Fatalf("want one change of /remote_addr, got %s", diff.Text(cs, diff.TextOptions{}))
+	}
+}

@@ -211,9 +211,13 @@ func (d *Differ) normalizeBody(r model.Resource) map[string]any {
 	rename(b, "desc", "description")
 	switch k {
 	case model.KindRoute, model.KindStreamRoute:
-		wrap(b, "uri", "uris")
-		wrap(b, "host", "hosts")
-		wrap(b, "remote_addr", "remote_addrs")
+		if k == model.KindRoute {
+			// A stream route's remote_addr is singular, in files and on
+			// the wire alike.
+			wrap(b, "uri", "uris")
+			wrap(b, "host", "hosts")
+			wrap(b, "remote_addr", "remote_addrs")
+		}
 		if sid, ok := b["service_id"].(string); ok && !r.Parent.IsZero() && sid == r.Parent.ID {
 			delete(b, "service_id") // the parent link, expressed by nesting in files
 		}
@@ -805,10 +809,9 @@ func isEmpty(v any) bool {
 
 // setFields are arrays whose order the gateway ignores, per kind.
 var setFields = map[model.Kind][]string{
-	model.KindRoute:       {"uris", "hosts", "methods", "remote_addrs"},
-	model.KindStreamRoute: {"remote_addrs"},
-	model.KindService:     {"hosts"},
-	model.KindSSL:         {"snis", "ssl_protocols"},
+	model.KindRoute:   {"uris", "hosts", "methods", "remote_addrs"},
+	model.KindService: {"hosts"},
+	model.KindSSL:     {"snis", "ssl_protocols"},
 }
 
 func sortSets(k model.Kind, b map[string]any) {
