@@ -117,6 +117,7 @@ func wireCases() []wireCase {
 		{name: "service/strip_path_prefix", config: svc("    strip_path_prefix: false\n"), onlyAPI7: true, at: in(svcAt, "/strip_path_prefix"), want: `false`, edit: `true`, drift: "/strip_path_prefix"},
 
 		// A service's default upstream.
+		upCase("name", "      name: main-{s}\n"+nodes, "/name", `"main-{s}"`, `"other"`, "/name"),
 		upCase("description", "      description: pool\n"+nodes, "/desc", `"pool"`, `"other"`, "/description"),
 		upCase("labels", "      labels: {zone: a}\n"+nodes, "/labels/zone", `"a"`, `"b"`, "/labels"),
 		upCase("type", "      type: least_conn\n"+nodes, "/type", `"least_conn"`, `"ewma"`, "/type"),

@@ -416,3 +416,45 @@ func TestStreamRouteRemoteAddrKeepsItsName(t *testing.T) {
 		t.Fatalf("want one change of /remote_addr, got %s", diff.Text(cs, diff.TextOptions{}))
 	}
 }
+
+// An inline upstream's name is compared, except the one the backend gives
+// an upstream the file leaves unnamed.
+func TestInlineUpstreamName(t *testing.T) {
+	svc := func(name string) model.Resource {
+		up := map[string]any{"nodes": []any{map[string]any{"host": "h", "port": 80.0, "weight": 1.0}}}
+		if name != "" {
+			up["name"] = name
+		}
+		return model.Resource{Key: model.Key{Kind: model.KindService, ID: "s"}, Name: "shop", Body: map[string]any{"name": "shop", "upstream": up}}
+	}
+	tests := []struct {
+		name       string
+		want, live string
+		changed    bool
+	}{
+		{"same name", "main", "main", false},
+		{"renamed by hand", "main", "other", true},
+		{"named by hand", "", "other", true},
+		{"APISIX's name for an unnamed upstream", "", "shop", false},
+		{"API7's name for an unnamed upstream", "", "default", false},
+		{"a name of the file's that the backend drops", "shop", "", false},
+	}
+	// A service renamed by hand on APISIX: its upstream keeps the name the
+	// last write gave it, the service's, which is not a change of its own.
+	renamed := svc("shop")
+	renamed.Body["name"] = "renamed"
+	cs := diff.Compute([]model.Resource{svc("")}, []model.Resource{renamed})
+	if len(cs.Changes) != 1 || len(cs.Changes[0].Fields) != 1 || cs.Changes[0].Fields[0].Path != "/name" {
+		t.Errorf("service renamed by hand: want one change of /name, got %s", diff.Text(cs, diff.TextOptions{}))
+	}
+	for _, tt := range tests {
+		cs := diff.Compute([]model.Resource{svc(tt.want)}, []model.Resource{svc(tt.live)})
+		if cs.Empty() == tt.changed {
+			t.Errorf("%s: changes = %s", tt.name, diff.Text(cs, diff.TextOptions{}))
+			continue
+		}
+		if tt.changed && (len(cs.Changes) != 1 || len(cs.Changes[0].Fields) != 1 || cs.Changes[0].Fields[0].Path != "/upstream/name") {
+			t.Errorf("%s: want one change of /upstream/name, got %s", tt.name, diff.Text(cs, diff.TextOptions{}))
+		}
+	}
+}

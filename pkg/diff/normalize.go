@@ -226,9 +226,12 @@ func (d *Differ) normalizeBody(r model.Resource) map[string]any {
 			delete(b, "upstream_id") // APISIX's layout: the inline upstream under the service's ID
 		}
 		if u, ok := b["upstream"].(map[string]any); ok {
-			// The backend's layout names the inline upstream (APISIX: after
-			// the service; API7: "default"); the name has no effect.
-			delete(u, "name")
+			// The backend names an inline upstream the file leaves unnamed
+			// (APISIX: after the service; API7: "default"): that name is
+			// the same as none. Any other name is compared.
+			if n, ok := u["name"].(string); ok && (n == "default" || n == b["name"]) {
+				delete(u, "name")
+			}
 		}
 	case model.KindConsumer:
 		if r.Parent.Kind == model.KindConsumerGroup {
@@ -878,4 +881,33 @@ func normalizeSecrets(k model.Kind, secrets []string) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// withoutWrittenUpstreamName returns h (a normalised live body of kind k)
+// without its inline upstream's name when w (the desired one) leaves the
+// upstream unnamed and that name is the desired service's, which APISIX
+// writes for an unnamed upstream: a service renamed by hand leaves its
+// upstream under the name it had, which is no drift of its own.
+func withoutWrittenUpstreamName(k model.Kind, w, h map[string]any) map[string]any {
+	if k != model.KindService {
+		return h
+	}
+	wu, _ := w["upstream"].(map[string]any)
+	hu, _ := h["upstream"].(map[string]any)
+	if wu == nil || hu == nil {
+		return h
+	}
+	if _, named := wu["name"]; named {
+		return h
+	}
+	if n, ok := hu["name"].(string); !ok || n != w["name"] {
+		return h
+	}
+	nu := make(map[string]any, len(hu))
+	for f, v := range hu {
+		if f != "name" {
+			nu[f] = v
+		}
+	}
+	return withField(h, "upstream", nu)
 }
