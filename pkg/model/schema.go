@@ -88,14 +88,14 @@ var (
 
 	sChecks = &schema{typ: tObject, fields: map[string]*schema{
 		"active": {typ: tObject, fields: map[string]*schema{
-			"type":                 sCheckTyp,
-			"timeout":              {typ: tNumber},
-			"concurrency":          {typ: tNumber},
-			"host":                 sHost,
-			"port":                 sPort,
-			"http_path":            sStr,
-			"https_verify_cert":    sBool,
-			"http_request_headers": {typ: tArray, minItems: 1, elem: sStr},
+			"type":                     sCheckTyp,
+			"timeout":                  {typ: tNumber},
+			"concurrency":              {typ: tNumber},
+			"host":                     sHost,
+			"port":                     sPort,
+			"http_path":                sStr,
+			"https_verify_certificate": sBool,
+			"http_request_headers":     {typ: tArray, minItems: 1, elem: sStr},
 			"healthy": {typ: tObject, fields: map[string]*schema{
 				"http_statuses": sStatuses,
 				"successes":     sCount,
