@@ -135,6 +135,7 @@ func wireCases() []wireCase {
 		upCase("pass_host", "      pass_host: node\n"+nodes, "/pass_host", `"node"`, `"pass"`, "/pass_host"),
 		upCase("upstream_host", "      pass_host: rewrite\n      upstream_host: backend.example.com\n"+nodes, "/upstream_host", `"backend.example.com"`, `"other.example.com"`, "/upstream_host"),
 		upCase("keepalive_pool", "      keepalive_pool: {size: 10, idle_timeout: 5, requests: 100}\n"+nodes, "/keepalive_pool/size", `10`, `11`, "/keepalive_pool"),
+		upCase("tls/verify", "      scheme: https\n      tls: {verify: true}\n      nodes: [{host: 10.0.0.1, port: 443, weight: 1}]\n", "/tls/verify", `true`, `false`, "/tls"),
 		upCase("tls/client_cert", "      scheme: https\n      tls: {client_cert: {cert}, client_key: {key}}\n      nodes: [{host: 10.0.0.1, port: 443, weight: 1}]\n", "/tls/client_cert", `{cert}`, `{cert2}`, "/tls/client_cert"),
 		upCase("service_name", "      service_name: shop\n      discovery_type: dns\n", "/service_name", `"shop"`, `"other"`, "/service_name"),
 		upCase("discovery_type", "      service_name: shop\n      discovery_type: dns\n", "/discovery_type", `"dns"`, `"consul"`, "/discovery_type"),

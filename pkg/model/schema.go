@@ -392,7 +392,9 @@ func checkUpstreamTLS(v any) string {
 	_, cert := m["client_cert"]
 	_, key := m["client_key"]
 	_, id := m["client_cert_id"]
-	if (cert && key && !id) || (id && !cert && !key) {
+	// As APISIX's schema: the certificate and its key go together, and
+	// not with client_cert_id; verify may stand alone.
+	if cert == key && !(id && cert) {
 		return ""
 	}
 	return "needs client_cert with client_key, or client_cert_id alone"

@@ -19,6 +19,9 @@ func TestUpstreamFieldsOfADCFormat(t *testing.T) {
 		{"health check certificate verification by default",
 			"{checks: {active: {type: https}}, nodes: [{host: h, port: 443, weight: 1}]}",
 			`{"checks":{"active":{"concurrency":10,"http_path":"/","https_verify_certificate":true,"timeout":1,"type":"https"}},"nodes":[{"host":"h","port":443,"priority":0,"weight":1}],"pass_host":"pass","scheme":"http","type":"roundrobin"}`},
+		{"server certificate verification alone",
+			"{scheme: https, tls: {verify: true}, nodes: [{host: h, port: 443, weight: 1}]}",
+			`{"nodes":[{"host":"h","port":443,"priority":0,"weight":1}],"pass_host":"pass","scheme":"https","tls":{"verify":true},"type":"roundrobin"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
