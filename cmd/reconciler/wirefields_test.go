@@ -45,9 +45,11 @@ type wireCase struct {
 	// marks a field only API7 Enterprise has.
 	noAPI7   string
 	onlyAPI7 bool
-	want     string // the wire value, as JSON
+	want     string // the wire value, as JSON; null: absent; "": not checked
 	edit     string // the value a hand edit writes there, as JSON; null removes it
-	drift    string // what the diff names after the edit (ADC's field path)
+	// editPtr is where the hand edit writes, when not at the field itself.
+	editPtr string
+	drift   string // what the diff names after the edit (ADC's field path)
 }
 
 func wireCases() []wireCase {
@@ -210,6 +212,37 @@ func wireCases() []wireCase {
 		{name: "consumer_group/labels", config: group("    labels: {tier: gold}\n    plugins:\n      proxy-rewrite: {uri: /x}\n"), at: in(groupAt, "/labels/tier"), noAPI7: "no consumer groups on API7", want: `"gold"`, edit: `"silver"`, drift: "/labels"},
 		{name: "consumer_group/plugins", config: group("    plugins:\n      proxy-rewrite: {uri: /x}\n"), at: in(groupAt, "/plugins/proxy-rewrite/uri"), noAPI7: "no consumer groups on API7", want: `"/x"`, edit: `"/y"`, drift: "/plugins"},
 
+		// Removals by hand, label lists, and more shapes of the same fields.
+		{name: "service/plugins-removed", config: svc("    plugins:\n      proxy-rewrite: {uri: /x}\n"), at: in(svcAt, "/plugins/proxy-rewrite/uri"), want: `"/x"`, edit: `null`, editPtr: "/plugins", drift: "/plugins"},
+		{name: "service/upstream/retries-removed", config: up("      retries: 3\n" + nodes), at: in(upAt, "/retries"), api7: in(inline7, "/retries"), want: `3`, edit: `null`, drift: "/upstream/retries"},
+		{name: "service/upstream/labels-array", config: up("      labels: {zones: [a, b]}\n" + nodes), at: in(upAt, "/labels/zones"), api7: in(inline7, "/labels/zones"), want: `"[\"a\",\"b\"]"`, edit: `"[\"a\"]"`, drift: "/upstream/labels"},
+		upCase("nodes/ipv6", "      nodes: [{host: \"[::1]\", port: 80, weight: 1}]\n", "/nodes/0/host", `"[::1]"`, `"[::2]"`, "/nodes"),
+		upCase("nodes/weight-0", "      nodes: [{host: 10.0.0.1, port: 80, weight: 0}]\n", "/nodes/0/weight", `0`, `1`, "/nodes"),
+		{name: "service/upstream/nodes/added", config: up(nodes), at: in(upAt, "/nodes"), api7: in(inline7, "/nodes"), want: "", edit: `[{"host":"10.0.0.1","port":80,"weight":1},{"host":"10.0.0.3","port":80,"weight":1}]`, drift: "/upstream/nodes"},
+		{name: "route/methods-removed", config: route("        methods: [GET, POST]\n"), at: in(routeAt, "/methods"), want: `["GET","POST"]`, edit: `null`, drift: "/methods"},
+		{name: "route/labels-array", config: route("        labels: {tags: [x, y]}\n"), at: in(routeAt, "/labels/tags"), want: `"[\"x\",\"y\"]"`, edit: `"[\"y\"]"`, drift: "/labels"},
+		{name: "route/labels-removed", config: route("        labels: {team: a}\n"), at: in(routeAt, "/labels/team"), want: `"a"`, edit: `null`, drift: "/labels"},
+		{name: "route/status", config: route(""), at: in(routeAt, "/status"), noAPI7: "API7 Enterprise's runtime API stores no route status of ours", want: `1`, edit: `0`, drift: "/status"},
+		{name: "stream_route/plugins-removed", config: stream("        plugins:\n          ip-restriction: {whitelist: [10.0.0.0/8]}\n"), at: in(streamAt, "/plugins/ip-restriction/whitelist"), want: `["10.0.0.0/8"]`, edit: `null`, editPtr: "/plugins", drift: "/plugins"},
+		{name: "consumer/labels-array", config: consumer("    labels: {teams: [a, b]}\n"), at: in(consumerAt, "/labels/teams"), want: `"[\"a\",\"b\"]"`, edit: `"[\"b\"]"`, drift: "/labels"},
+		{name: "consumer/plugins-added", config: consumer("    plugins:\n      proxy-rewrite: {uri: /x}\n"), at: in(consumerAt, "/plugins/cors"), want: `null`, edit: `{"allow_origins":"*"}`, drift: "/plugins/cors"},
+		{name: "consumer/group-joined", config: consumer("") + "consumer_groups:\n  - name: g-{s}\n    id: g-{s}\n    plugins:\n      proxy-rewrite: {uri: /x}\n", at: in(consumerAt, "/group_id"), noAPI7: "no consumer groups on API7", want: `null`, edit: `"g-{s}"`, drift: "/group_id"},
+		{name: "credential/jwt-auth", config: cred("        type: jwt-auth\n        config: {key: jk-{s}, secret: js-{s}}\n"), at: in(credAt, "/plugins/jwt-auth/key"), want: `"jk-{s}"`, edit: `"jk2-{s}"`, drift: "/config"},
+		{name: "credential/jwt-auth-secret", config: cred("        type: jwt-auth\n        config: {key: jk-{s}, secret: js-{s}}\n"), at: in(credAt, "/plugins/jwt-auth/secret"), want: `"js-{s}"`, edit: `"js2-{s}"`, drift: "/config"},
+		{name: "credential/hmac-auth", config: cred("        type: hmac-auth\n        config: {key_id: hk-{s}, secret_key: hs-{s}}\n"), at: in(credAt, "/plugins/hmac-auth/secret_key"), want: `"hs-{s}"`, edit: `"hs2-{s}"`, drift: "/config"},
+		{name: "credential/basic-auth-password", config: cred("        type: basic-auth\n        config: {username: u-{s}, password: p-{s}}\n"), at: in(credAt, "/plugins/basic-auth/password"), want: `"p-{s}"`, edit: `"p2-{s}"`, drift: "/config"},
+		{name: "credential/labels-array", config: cred("        labels: {envs: [prod, dev]}\n        type: key-auth\n        config: {key: ck-{s}}\n"), at: in(credAt, "/labels/envs"), want: `"[\"prod\",\"dev\"]"`, edit: `"[\"dev\"]"`, drift: "/labels"},
+		{name: "ssl/status", config: ssl(""), at: in(sslAt, "/status"), want: `1`, edit: `0`, drift: "/status"},
+		{name: "ssl/ssl_protocols-removed", config: ssl("    ssl_protocols: [TLSv1.3]\n"), at: in(sslAt, "/ssl_protocols"), want: `["TLSv1.3"]`, edit: `null`, drift: "/ssl_protocols"},
+		{name: "ssl/client-removed", config: ssl("    client: {ca: {cert}}\n"), at: in(sslAt, "/client/ca"), want: `{cert}`, edit: `null`, editPtr: "/client", drift: "/client"},
+		{name: "ssl/labels-array", config: ssl("    labels: {tags: [x, y]}\n"), at: in(sslAt, "/labels/tags"), want: `"[\"x\",\"y\"]"`, edit: `"[\"x\"]"`, drift: "/labels"},
+		{name: "service/upstream/tls/client_cert_id", config: "ssls:\n  - id: cc-{s}\n    type: client\n    snis: [cc-{s}.example.com]\n    certificates:\n      - {certificate: {cert}, key: {key}}\n" +
+			up("      scheme: https\n      tls: {client_cert_id: cc-{s}}\n      nodes: [{host: 10.0.0.1, port: 443, weight: 1}]\n"),
+			at: in(upAt, "/tls/client_cert_id"), api7: in(inline7, "/tls/client_cert_id"), want: `"cc-{s}"`, edit: `null`, drift: "/upstream/tls"},
+		{name: "consumer_group/plugins-removed", config: group("    plugins:\n      proxy-rewrite: {uri: /x}\n      cors: {}\n"), at: in(groupAt, "/plugins/cors"), noAPI7: "no consumer groups on API7", want: "", edit: `null`, drift: "/plugins/cors"},
+		{name: "global_rule/empty-config", config: "global_rules:\n  request-id: {}\n", at: wireLoc{"/apisix/admin/global_rules/request-id", "/plugins/request-id/header_name"}, want: "", edit: `"X-Other"`, drift: "/header_name"},
+		{name: "plugin_metadata/removed-field", config: "plugin_metadata:\n  cors: {allow_origins: {a: \"*\"}}\n", at: wireLoc{"/apisix/admin/plugin_metadata/cors", "/allow_origins/a"}, want: `"*"`, edit: `"http://x.example.com"`, drift: "/allow_origins"},
+
 		// Global rules and plugin metadata.
 		{name: "global_rule", config: "global_rules:\n  prometheus: {prefer_name: true}\n", at: wireLoc{"/apisix/admin/global_rules/prometheus", "/plugins/prometheus/prefer_name"}, want: `true`, edit: `false`, drift: "/prefer_name"},
 		{name: "plugin_metadata", config: "plugin_metadata:\n  http-logger: {log_format: {host: $host}}\n", at: wireLoc{"/apisix/admin/plugin_metadata/http-logger", "/log_format/host"}, want: `"$host"`, edit: `"$remote_addr"`, drift: "/log_format"},
@@ -226,7 +259,7 @@ type wireBackend struct {
 func TestEveryFieldReachesTheWireAndReadsBack(t *testing.T) {
 	cert, key := newCertPair(t, "one.example.com")
 	cert2, key2 := newCertPair(t, "two.example.com")
-	plugins := emulator.WithPlugins("cors", "key-auth", "basic-auth", "proxy-rewrite", "ip-restriction", "prometheus", "http-logger")
+	plugins := emulator.WithPlugins("cors", "key-auth", "basic-auth", "jwt-auth", "hmac-auth", "proxy-rewrite", "ip-restriction", "prometheus", "http-logger", "request-id")
 	backends := []wireBackend{
 		{name: "apisix-3.18", opts: []emulator.Option{plugins, emulator.WithStreamMode()}},
 		{name: "apisix-3.13", opts: []emulator.Option{plugins, emulator.WithStreamMode(), emulator.WithAPISIXVersion("3.13.0")}},
@@ -354,11 +387,13 @@ func editWireCase(t *testing.T, g *gateway, b wireBackend, tc wireCase, subst *s
 	obj := getObject(t, g, path)
 	got, ok := lookupPointer(obj, at.ptr)
 	var want any
-	if err := json.Unmarshal([]byte(subst.Replace(tc.want)), &want); err != nil {
-		t.Fatalf("want: %v", err)
-	}
-	if !ok || !jsonEqual(got, want) {
-		t.Fatalf("the gateway's %s%s is %s, want %s", at.path, at.ptr, shortJSON(got, ok), shortJSON(want, true))
+	if tc.want != "" {
+		if err := json.Unmarshal([]byte(subst.Replace(tc.want)), &want); err != nil {
+			t.Fatalf("want: %v", err)
+		}
+		if !jsonEqual(got, want) || (!ok && want != nil) {
+			t.Fatalf("the gateway's %s%s is %s, want %s", at.path, at.ptr, shortJSON(got, ok), shortJSON(want, true))
+		}
 	}
 	if tc.drift == "" {
 		return nil // the field is the object's key: an edit makes another object
@@ -386,7 +421,14 @@ func editWireCase(t *testing.T, g *gateway, b wireBackend, tc wireCase, subst *s
 	if err := json.Unmarshal([]byte(subst.Replace(tc.edit)), &edit); err != nil {
 		t.Fatalf("edit: %v", err)
 	}
-	setPointer(t, obj, at.ptr, edit)
+	editPtr := at.ptr
+	if tc.editPtr != "" {
+		editPtr = tc.editPtr
+		if b.api7 && tc.api7.path != "" {
+			editPtr = tc.api7.ptr + tc.editPtr[len(tc.at.ptr):]
+		}
+	}
+	setPointer(t, obj, editPtr, edit)
 	edited, err := json.Marshal(obj)
 	if err != nil {
 		t.Fatal(err)
