@@ -144,6 +144,8 @@ func wireCases() []wireCase {
 		upCase("discovery_args", "      service_name: shop\n      discovery_type: nacos\n      discovery_args: {namespace_id: ns1}\n", "/discovery_args/namespace_id", `"ns1"`, `"ns2"`, "/discovery_args"),
 		upCase("checks/active", "      checks:\n        active: {type: http, http_path: /healthz, timeout: 2, concurrency: 3, host: h.example.com, port: 8080}\n"+nodes, "/checks/active/http_path", `"/healthz"`, `"/other"`, "/checks"),
 		upCase("checks/active/https_verify_certificate", "      checks:\n        active: {type: https, https_verify_certificate: false}\n"+nodes, "/checks/active/https_verify_certificate", `false`, `true`, "/checks"),
+		upCase("checks/minimal", "      checks:\n        active: {type: http}\n        passive: {type: http}\n"+nodes, "/checks/active/type", `"http"`, `"tcp"`, "/checks"),
+		upCase("checks/http_request_headers", "      checks:\n        active: {http_request_headers: [\"User-Agent: probe\"]}\n"+nodes, "/checks/active/http_request_headers", `["User-Agent: probe"]`, `["User-Agent: other"]`, "/checks"),
 		upCase("checks/active/healthy", "      checks:\n        active:\n          healthy: {interval: 5, successes: 3, http_statuses: [200]}\n"+nodes, "/checks/active/healthy/interval", `5`, `6`, "/checks"),
 		upCase("checks/active/unhealthy", "      checks:\n        active:\n          unhealthy: {interval: 5, http_failures: 4, tcp_failures: 4, timeouts: 4, http_statuses: [500]}\n"+nodes, "/checks/active/unhealthy/timeouts", `4`, `5`, "/checks"),
 		upCase("checks/passive", "      checks:\n        active: {type: http}\n        passive:\n          type: http\n          healthy: {successes: 4, http_statuses: [200]}\n          unhealthy: {http_failures: 4, tcp_failures: 4, timeouts: 4, http_statuses: [502]}\n"+nodes, "/checks/passive/unhealthy/http_failures", `4`, `5`, "/checks"),
@@ -242,6 +244,14 @@ func wireCases() []wireCase {
 		{name: "consumer_group/plugins-removed", config: group("    plugins:\n      proxy-rewrite: {uri: /x}\n      cors: {}\n"), at: in(groupAt, "/plugins/cors"), noAPI7: "no consumer groups on API7", want: "", edit: `null`, drift: "/plugins/cors"},
 		{name: "global_rule/empty-config", config: "global_rules:\n  request-id: {}\n", at: wireLoc{"/apisix/admin/global_rules/request-id", "/plugins/request-id/header_name"}, want: "", edit: `"X-Other"`, drift: "/header_name"},
 		{name: "plugin_metadata/removed-field", config: "plugin_metadata:\n  cors: {allow_origins: {a: \"*\"}}\n", at: wireLoc{"/apisix/admin/plugin_metadata/cors", "/allow_origins/a"}, want: `"*"`, edit: `"http://x.example.com"`, drift: "/allow_origins"},
+
+		// Moved by hand to another service of ours.
+		{name: "route/service", config: route("") + "  - name: svc2-{s}\n    id: svc2-{s}\n    upstream:\n      nodes: [{host: 10.0.0.2, port: 80, weight: 1}]\n",
+			at: in(routeAt, "/service_id"), want: `"svc-{s}"`, edit: `"svc2-{s}"`, drift: "/service_id"},
+		{name: "stream_route/service", config: stream("") + "  - name: svc2-{s}\n    id: svc2-{s}\n    upstream:\n      scheme: tcp\n      nodes: [{host: 10.0.0.2, port: 5432, weight: 1}]\n",
+			at: in(streamAt, "/service_id"), want: `"svc-{s}"`, edit: `"svc2-{s}"`, drift: "/service_id"},
+		{name: "upstream/service", config: extra("  "+nodes) + "  - name: svc2-{s}\n    id: svc2-{s}\n    upstream:\n      nodes: [{host: 10.0.0.2, port: 80, weight: 1}]\n",
+			at: in(extraAt, "/labels/__ADC_UPSTREAM_SERVICE_ID"), noAPI7: "an extra upstream's service is its path on API7", want: `"svc-{s}"`, edit: `"svc2-{s}"`, drift: "/service_id"},
 
 		// Global rules and plugin metadata.
 		{name: "global_rule", config: "global_rules:\n  prometheus: {prefer_name: true}\n", at: wireLoc{"/apisix/admin/global_rules/prometheus", "/plugins/prometheus/prefer_name"}, want: `true`, edit: `false`, drift: "/prefer_name"},

@@ -458,3 +458,36 @@ func TestInlineUpstreamName(t *testing.T) {
 		}
 	}
 }
+
+// A route, stream route or extra upstream that moved to another service
+// keeps its key: the move is a change of service_id.
+func TestMovedToAnotherService(t *testing.T) {
+	for _, k := range []model.Kind{model.KindRoute, model.KindStreamRoute, model.KindUpstream} {
+		r := func(service string) model.Resource {
+			res := model.Resource{Key: model.Key{Kind: k, ID: "x"}, Name: "x", Body: map[string]any{"name": "x"}}
+			if service != "" {
+				res.Parent = model.Key{Kind: model.KindService, ID: service}
+			}
+			return res
+		}
+		tests := []struct {
+			name       string
+			want, live string
+			changed    bool
+		}{
+			{"same service", "a", "a", false},
+			{"moved", "a", "b", true},
+			{"taken out of its service", "a", "", true},
+		}
+		for _, tt := range tests {
+			cs := diff.Compute([]model.Resource{r(tt.want)}, []model.Resource{r(tt.live)})
+			if cs.Empty() == tt.changed {
+				t.Errorf("%s %s: changes = %s", k, tt.name, diff.Text(cs, diff.TextOptions{}))
+				continue
+			}
+			if tt.changed && (len(cs.Changes) != 1 || len(cs.Changes[0].Fields) != 1 || cs.Changes[0].Fields[0].Path != "/service_id" || cs.Changes[0].Fields[0].New != tt.want) {
+				t.Errorf("%s %s: want one change of /service_id to %s, got %s", k, tt.name, tt.want, diff.Text(cs, diff.TextOptions{}))
+			}
+		}
+	}
+}

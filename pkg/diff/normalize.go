@@ -911,3 +911,19 @@ func withoutWrittenUpstreamName(k model.Kind, w, h map[string]any) map[string]an
 	}
 	return withField(h, "upstream", nu)
 }
+
+// withServiceLink returns b, the normalised body of r, with the service r
+// hangs under as service_id, for a route, a stream route or an extra
+// upstream: one keeps its key when it moves to another service (by hand
+// on the gateway, or with an explicit id in a file), and the move changes
+// what serves its traffic. Used only when the two sides' parents differ,
+// so that an unchanged link is never shown.
+func withServiceLink(r model.Resource, b map[string]any) map[string]any {
+	switch r.Key.Kind {
+	case model.KindRoute, model.KindStreamRoute, model.KindUpstream:
+		if r.Parent.Kind == model.KindService && r.Parent.ID != "" {
+			return withField(b, "service_id", r.Parent.ID)
+		}
+	}
+	return b
+}
