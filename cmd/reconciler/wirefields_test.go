@@ -266,6 +266,11 @@ func wireCases() []wireCase {
 		{name: "upstream/service", config: extra("  "+nodes) + "  - name: svc2-{s}\n    id: svc2-{s}\n    upstream:\n      nodes: [{host: 10.0.0.2, port: 80, weight: 1}]\n",
 			at: in(extraAt, "/labels/__ADC_UPSTREAM_SERVICE_ID"), noAPI7: "an extra upstream's service is its path on API7", want: `"svc-{s}"`, edit: `"svc2-{s}"`, drift: "/service_id"},
 
+		// Live fields no file can express stay as drift.
+		{name: "route/upstream_id", config: route(""), at: in(routeAt, "/upstream_id"), noAPI7: "API7 routes take their service's upstream", want: `null`, edit: `"svc-{s}"`, drift: "/upstream_id"},
+		{name: "route/plugin-disabled", config: route("        plugins:\n          proxy-rewrite: {uri: /x}\n"), at: in(routeAt, "/plugins/proxy-rewrite/_meta"), want: `null`, edit: `{"disable":true}`, drift: "/plugins/proxy-rewrite/_meta"},
+		{name: "service/upstream/extra-field", config: up(nodes), at: in(upAt, "/retries"), api7: in(inline7, "/retries"), want: `null`, edit: `7`, drift: "/upstream/retries"},
+
 		// Hand edits that mean the same: no drift.
 		upCase("nodes/map-form", nodes, "/nodes", "", `{"10.0.0.1:80":1}`, same).noAPI7Because("API7 takes nodes as an array only"),
 		extraCase("nodes/map-form-default-port", "        scheme: https\n        nodes: [{host: 10.0.0.1, port: 443, weight: 1}]\n", "/nodes", "", `{"10.0.0.1":1}`, same).noAPI7Because("API7 takes nodes as an array only"),
