@@ -216,6 +216,8 @@ func wireCases() []wireCase {
 		{name: "ssl/certificates", config: ssl(""), at: in(sslAt, "/cert"), want: `{cert}`, edit: `{cert2}`, drift: "/certificates"},
 		{name: "ssl/certificates-more", config: "ssls:\n  - id: ssl-{s}\n    snis: [s-{s}.example.com]\n    certificates:\n      - {certificate: {cert}, key: {key}}\n      - {certificate: {cert2}, key: {key2}}\n",
 			at: in(sslAt, "/certs/0"), want: `{cert2}`, edit: `{cert}`, drift: "/certificates"},
+		{name: "ssl/certificates-secret-ref", config: "ssls:\n  - id: ssl-{s}\n    snis: [s-{s}.example.com]\n    certificates:\n      - {certificate: \"$secret://vault/1/cert-{s}\", key: \"$secret://vault/1/key-{s}\"}\n",
+			at: in(sslAt, "/cert"), want: `"$secret://vault/1/cert-{s}"`, edit: `"$secret://vault/1/other-{s}"`, drift: "/certificates"},
 		{name: "ssl/client/ca", config: ssl("    client: {ca: {cert}}\n"), at: in(sslAt, "/client/ca"), want: `{cert}`, edit: `{cert2}`, drift: "/client"},
 		{name: "ssl/client/depth", config: ssl("    client: {ca: {cert}, depth: 3}\n"), at: in(sslAt, "/client/depth"), want: `3`, edit: `4`, drift: "/client"},
 		{name: "ssl/client/skip_mtls_uri_regex", config: ssl("    client: {ca: {cert}, skip_mtls_uri_regex: [/health.*]}\n"), at: in(sslAt, "/client/skip_mtls_uri_regex"), want: `["/health.*"]`, edit: `["/x.*"]`, drift: "/client"},
