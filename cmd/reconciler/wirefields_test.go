@@ -274,6 +274,13 @@ func wireCases() []wireCase {
 		{name: "route/plugin-disabled", config: route("        plugins:\n          proxy-rewrite: {uri: /x}\n"), at: in(routeAt, "/plugins/proxy-rewrite/_meta"), want: `null`, edit: `{"disable":true}`, drift: "/plugins/proxy-rewrite/_meta"},
 		{name: "service/upstream/extra-field", config: up(nodes), at: in(upAt, "/retries"), api7: in(inline7, "/retries"), want: `null`, edit: `7`, drift: "/upstream/retries"},
 
+		// Values the decoders must keep exactly.
+		{name: "route/description-escapes", config: route("        description: \"café ✓ \\\"q\\\" \\\\ \\t \\u00e9 😀\"\n"), at: in(routeAt, "/desc"), want: `"café ✓ \"q\" \\ \t é 😀"`, edit: `"café ✓ \"q\" \\ \t é 😁"`, drift: "/description"},
+		{name: "route/priority-negative", config: route("        priority: -3\n"), at: in(routeAt, "/priority"), want: `-3`, edit: `-4`, drift: "/priority"},
+		upCase("retry_timeout-fraction", "      retry_timeout: 0.25\n"+nodes, "/retry_timeout", `0.25`, `0.5`, "/retry_timeout"),
+		{name: "consumer/labels-unicode", config: consumer("    labels: {team: ü-ß}\n"), at: in(consumerAt, "/labels/team"), want: `"ü-ß"`, edit: `"ü-s"`, drift: "/labels"},
+		{name: "route/plugins-large-number", config: route("        plugins:\n          proxy-rewrite: {uri: /x, headers: {set: {X-N: \"9007199254740993\"}}}\n"), at: in(routeAt, "/plugins/proxy-rewrite/headers/set/X-N"), want: `"9007199254740993"`, edit: `"9007199254740995"`, drift: "/plugins"},
+
 		// Hand edits that mean the same: no drift.
 		upCase("nodes/map-form", nodes, "/nodes", "", `{"10.0.0.1:80":1}`, same).noAPI7Because("API7 takes nodes as an array only"),
 		extraCase("nodes/map-form-default-port", "        scheme: https\n        nodes: [{host: 10.0.0.1, port: 443, weight: 1}]\n", "/nodes", "", `{"10.0.0.1":1}`, same).noAPI7Because("API7 takes nodes as an array only"),
