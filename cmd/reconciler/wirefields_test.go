@@ -26,7 +26,10 @@ import (
 // on the way out never reaches the gateway; one dropped on the way back
 // (or by the normaliser) hides drift. Each case is one field of one kind,
 // on APISIX 3.18, APISIX 3.13 (which stores schema defaults) and API7
-// Enterprise where the kind and field exist there.
+// Enterprise where the kind and field exist there: the stored value, a
+// diff in sync, a hand edit reported on that object under that field
+// alone (or not at all when it means the same), and a sync that puts the
+// value back.
 
 // wireLoc is where a field lives on the gateway: the object's Admin API
 // path and a JSON pointer into its stored value.
@@ -48,9 +51,10 @@ type wireCase struct {
 	onlyAPI7 bool
 	want     string // the wire value, as JSON; null: absent; "": not checked
 	edit     string // the value a hand edit writes there, as JSON; null removes it
-	// editPtr is where the hand edit writes, when not at the field itself.
-	editPtr string
-	drift   string // what the diff names after the edit (ADC's field path), or same
+	// editPtr is where the hand edit writes, when not at the field itself;
+	// drop is a field the edit removes as well.
+	editPtr, drop string
+	drift         string // what the diff names after the edit (ADC's field path), or same
 }
 
 // noAPI7Because returns c marked as absent from API7 Enterprise.
@@ -285,7 +289,7 @@ func wireCases() []wireCase {
 		// Hand edits that mean the same: no drift.
 		upCase("nodes/map-form", nodes, "/nodes", "", `{"10.0.0.1:80":1}`, same).noAPI7Because("API7 takes nodes as an array only"),
 		extraCase("nodes/map-form-default-port", "        scheme: https\n        nodes: [{host: 10.0.0.1, port: 443, weight: 1}]\n", "/nodes", "", `{"10.0.0.1":1}`, same).noAPI7Because("API7 takes nodes as an array only"),
-		{name: "route/uri-singular", config: route(""), at: in(routeAt, "/uris"), noAPI7: "API7 routes have paths only", want: `["/r-{s}"]`, edit: `null`, editPtr: "/uri", drift: same},
+		{name: "route/uri-singular", config: route(""), at: in(routeAt, "/uris"), noAPI7: "API7 routes have paths only", want: `["/r-{s}"]`, edit: `"/r-{s}"`, editPtr: "/uri", drop: "/uris", drift: same},
 		{name: "route/methods-reordered", config: route("        methods: [GET, POST]\n"), at: in(routeAt, "/methods"), want: `["GET","POST"]`, edit: `["POST","GET"]`, drift: same},
 		{name: "service/hosts-reordered", config: svc("    hosts: [a.example.com, b.example.com]\n"), at: in(svcAt, "/hosts"), want: `["a.example.com","b.example.com"]`, edit: `["b.example.com","a.example.com"]`, drift: same},
 		{name: "ssl/snis-reordered", config: "ssls:\n  - id: ssl-{s}\n    snis: [a-{s}.example.com, b-{s}.example.com]\n    certificates:\n      - {certificate: {cert}, key: {key}}\n", at: in(sslAt, "/snis"), want: `["a-{s}.example.com","b-{s}.example.com"]`, edit: `["b-{s}.example.com","a-{s}.example.com"]`, drift: same},
@@ -535,6 +539,9 @@ func editWireCase(t *testing.T, g *gateway, b wireBackend, tc wireCase, subst *s
 		}
 	}
 	setPointer(t, obj, editPtr, edit)
+	if tc.drop != "" {
+		setPointer(t, obj, tc.drop, nil)
+	}
 	edited, err := json.Marshal(obj)
 	if err != nil {
 		t.Fatal(err)
