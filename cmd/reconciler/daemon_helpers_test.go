@@ -270,6 +270,12 @@ func startInProcess(t testing.TB, args ...string) *inProcess {
 // are set here).
 func startInProcessWith(t testing.TB, hooks *daemonHooks, args ...string) *inProcess {
 	t.Helper()
+	return startInProcessEnv(t, hooks, noEnv, args...)
+}
+
+// startInProcessEnv is startInProcessWith with an environment.
+func startInProcessEnv(t testing.TB, hooks *daemonHooks, env lookupEnv, args ...string) *inProcess {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -283,7 +289,7 @@ func startInProcessWith(t testing.TB, hooks *daemonHooks, args ...string) *inPro
 		}
 	}
 	var stdout lockedBuffer
-	cmd := newRunCmdWith(streams{in: strings.NewReader(""), out: &stdout, err: p.stderr}, noEnv, hooks)
+	cmd := newRunCmdWith(streams{in: strings.NewReader(""), out: &stdout, err: p.stderr}, env, hooks)
 	cmd.SetArgs(append([]string{"--log-level", "debug"}, args...))
 	cmd.SetOut(io.Discard)
 	cmd.SetErr(io.Discard)

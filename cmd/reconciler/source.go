@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/gitops-gateway/reconciler/pkg/git"
 	"github.com/gitops-gateway/reconciler/pkg/model"
 )
 
@@ -45,7 +46,10 @@ func loadDesired(ctx context.Context, opts sourceOptions, env lookupEnv) (desire
 	switch {
 	case src == "":
 		return desired{}, errNoSource
-	case gitURL.MatchString(src):
+	case gitURL.MatchString(src), strings.Contains(src, "@") && git.IsGitURL(src):
+		// The second form is user:password@host:path, which the run verb
+		// (git.IsGitURL) reads as Git too: pkg/git refuses it without
+		// showing it, where a directory error would.
 		return loadGit(ctx, opts, env)
 	}
 	if opts.Ref != "" {
@@ -104,13 +108,6 @@ func countConfigFiles(fsys fs.FS) (int, error) {
 	return n, err
 }
 
-// redactURL drops user information from a URL for messages.
-func redactURL(s string) string {
-	if i := strings.Index(s, "://"); i >= 0 {
-		rest := s[i+3:]
-		if at := strings.IndexByte(rest, '@'); at >= 0 && at < strings.IndexAny(rest+"/", "/") {
-			return s[:i+3] + "***@" + rest[at+1:]
-		}
-	}
-	return s
-}
+// redactURL renders a source URL for messages, without user information,
+// query or fragment, even when it does not parse.
+func redactURL(s string) string { return git.Redact(s) }

@@ -421,6 +421,7 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 	}
 	tgt.Store(tg)
 	h.target = tg
+	t.Cleanup(h.assertNoTokenLeak)
 	return h
 }
 

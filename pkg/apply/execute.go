@@ -274,6 +274,15 @@ func (r *run) finish(i int, st Status, err error) {
 		return
 	}
 	r.done[i] = true
+	if err != nil {
+		// The server's message may quote a secret of the request.
+		s := r.p.Steps[i]
+		rs := []model.Resource{s.Resource}
+		if s.Change != nil {
+			rs = append(rs, s.Change.Desired, s.Change.Live)
+		}
+		err = diff.RedactError(err, rs...)
+	}
 	o := &r.res.Outcomes[i]
 	o.Status, o.Err = st, err
 	switch st {
@@ -311,7 +320,8 @@ func (r *run) preflight(ctx context.Context) error {
 	}
 	var inv invalidResources
 	if !errors.As(err, &inv) {
-		return fmt.Errorf("%w: %w", ErrPreflight, err)
+		// An answer naming no resource may quote any of them.
+		return diff.RedactError(fmt.Errorf("%w: %w", ErrPreflight, err), rs...)
 	}
 	bad := inv.InvalidResources()
 	for _, i := range idx {

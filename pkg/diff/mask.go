@@ -1,6 +1,9 @@
 package diff
 
 import (
+	"encoding/json"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gitops-gateway/reconciler/pkg/model"
@@ -15,11 +18,27 @@ const Masked = model.Redacted
 // the configuration. Fields whose name looks like a secret (secretName) are
 // masked in every plugin besides.
 var pluginSecrets = map[string][]pointer{
-	"key-auth":   {{"key"}},
-	"basic-auth": {{"password"}},
-	"jwt-auth":   {{"secret"}, {"private_key"}},
-	"hmac-auth":  {{"secret_key"}},
-	"csrf":       {{"key"}},
+	"key-auth":    {{"key"}},
+	"basic-auth":  {{"password"}},
+	"jwt-auth":    {{"secret"}, {"private_key"}},
+	"hmac-auth":   {{"secret_key"}},
+	"csrf":        {{"key"}},
+	"jwe-decrypt": {{"key"}, {"secret"}},
+	// The AI plugins' auth.header and auth.query hold API keys under any
+	// name ("Authorization", "api-key", "key"): every value in them.
+	"ai-proxy":           aiAuthSecrets,
+	"ai-request-rewrite": aiAuthSecrets,
+	"ai-proxy-multi":     prefixed(pointer{"instances", wildcard}, aiAuthSecrets),
+}
+
+var aiAuthSecrets = []pointer{{"auth", "header", wildcard}, {"auth", "query", wildcard}, {"auth", "gcp", "service_account_json"}}
+
+func prefixed(prefix pointer, ps []pointer) []pointer {
+	out := make([]pointer, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, append(append(pointer{}, prefix...), p...))
+	}
+	return out
 }
 
 // secretName reports whether a field of a plugin configuration is, by its
@@ -30,7 +49,8 @@ func secretName(name string) bool {
 	case "password", "passwd", "secret", "secret_key", "client_secret", "private_key",
 		"client_key", "client_rsa_private_key", "api_key", "apikey", "access_key_secret",
 		"secret_access_key", "token", "auth_token", "access_token", "refresh_token",
-		"gateway_secret", "aes_keys", "credentials", "sasl_password":
+		"gateway_secret", "aes_keys", "credentials", "sasl_password",
+		"secretkey", "auth_header", "service_account_json":
 		return true
 	}
 	for _, suffix := range []string{"_password", "_secret", "_private_key", "_token"} {
@@ -218,3 +238,95 @@ func SecretPointers(r model.Resource) []string {
 	walk(pointer{}, r.Body)
 	return out
 }
+
+// minRedacted is the length of the shortest secret RedactError replaces:
+// replacing shorter ones would garble the words of a message and hide
+// little.
+const minRedacted = 4
+
+// SecretValues returns the strings held at r's secret locations (see
+// SecretPointers), each once: those inside a secret object or array too.
+func SecretValues(r model.Resource) []string {
+	var out []string
+	var collect func(v any)
+	collect = func(v any) {
+		switch t := v.(type) {
+		case string:
+			if !slices.Contains(out, t) {
+				out = append(out, t)
+			}
+		case map[string]any:
+			for _, e := range t {
+				collect(e)
+			}
+		case []any:
+			for _, e := range t {
+				collect(e)
+			}
+		}
+	}
+	for _, s := range SecretPointers(r) {
+		p, err := parsePointer(s)
+		if err != nil {
+			continue
+		}
+		collect(valueAt(r.Body, p))
+	}
+	return out
+}
+
+// valueAt returns the value at p in v, or nil.
+func valueAt(v any, p pointer) any {
+	for _, seg := range p {
+		switch t := v.(type) {
+		case map[string]any:
+			v = t[seg]
+		case []any:
+			i, err := strconv.Atoi(seg)
+			if err != nil || i < 0 || i >= len(t) {
+				return nil
+			}
+			v = t[i]
+		default:
+			return nil
+		}
+	}
+	return v
+}
+
+// RedactError returns err with every secret value of rs (see SecretValues)
+// in its text, as written or JSON-escaped, replaced by Masked: a server
+// may quote what it refuses ("failed to match pattern … with \"<key>\"").
+// The result unwraps to err, so errors.Is and errors.As see through it;
+// err itself is returned when its text holds no secret.
+func RedactError(err error, rs ...model.Resource) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	redacted := msg
+	for _, r := range rs {
+		for _, s := range SecretValues(r) {
+			if len(s) < minRedacted {
+				continue
+			}
+			redacted = strings.ReplaceAll(redacted, s, Masked)
+			if js, jerr := json.Marshal(s); jerr == nil {
+				redacted = strings.ReplaceAll(redacted, string(js[1:len(js)-1]), Masked)
+			}
+		}
+	}
+	if redacted == msg {
+		return err
+	}
+	return &redactedError{err: err, msg: redacted}
+}
+
+// redactedError is an error whose text had secrets replaced.
+type redactedError struct {
+	err error
+	msg string
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }

@@ -295,11 +295,17 @@ func TestG2Authentication(t *testing.T) {
 			f.WriteString(readFile(t, key+".pub"))
 			f.Close()
 			pass := writeFile(t, filepath.Join(dir, "pass"), "wrong\n")
-			src := newSource(t, Options{URL: url, Auth: Auth{SSHKeyFile: key, SSHPassphraseFile: pass, KnownHostsFile: srv.knownHosts}})
+			log, logs := observed()
+			src := newSource(t, Options{URL: url, Auth: Auth{SSHKeyFile: key, SSHPassphraseFile: pass, KnownHostsFile: srv.knownHosts}, Logger: log})
 			e := fetchErr(t, src, ErrAuthentication)
-			leaks(t, e.Error())
+			leaks(t, fmt.Sprintf("%v %+v %#v", e, e, e))
 			writeFile(t, pass, canary+"\n")
 			mustFetch(t, src)
+			// The passphrase changed again, wrongly: the error and the log
+			// still show neither.
+			writeFile(t, pass, canary+"-other\n")
+			leaks(t, fetchErr(t, src, ErrAuthentication).Error())
+			leaks(t, logText(logs))
 			nopass := newSource(t, Options{URL: url, Auth: Auth{SSHKeyFile: key, KnownHostsFile: srv.knownHosts}})
 			if e := fetchErr(t, nopass, ErrAuthentication); !strings.Contains(e.Error(), "passphrase") {
 				t.Errorf("%v", e)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -30,6 +31,39 @@ type remote struct {
 	port   int    // 0: the scheme's default
 	path   string // the path the server is asked for
 	scp    bool   // written as [user@]host:path
+}
+
+// scpPassword matches the path of user:password@host:path read as
+// scp-like: "password@host:path".
+var scpPassword = regexp.MustCompile(`@[^/:@]+:`)
+
+var errPasswordInURL = errors.New("repository URL holds a password: remove it and use a credential file (token, password or SSH key)")
+
+// Redact renders a repository URL, as given, for logs and errors: without
+// user information, query or fragment, whether or not it parses. Text that
+// is not a URL is returned as it is.
+func Redact(raw string) string {
+	if r, err := parseRemote(raw); err == nil {
+		return r.String()
+	}
+	if i := strings.Index(raw, "://"); i > 0 {
+		rest := raw[i+3:]
+		// The last '@' ends the user information, whatever a password
+		// holds ('/', '?', '#' and '@' included).
+		if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+			rest = "***@" + rest[at+1:]
+		}
+		if q := strings.IndexAny(rest, "?#"); q >= 0 {
+			rest = rest[:q]
+		}
+		return raw[:i+3] + rest
+	}
+	if at := strings.LastIndexByte(raw, '@'); at >= 0 {
+		if _, ok := splitSCP(raw); ok {
+			return "***@" + raw[at+1:]
+		}
+	}
+	return raw
 }
 
 // IsGitURL reports whether s is written as a Git URL this package accepts
@@ -58,12 +92,23 @@ func parseRemote(raw string) (remote, error) {
 	}
 	if !strings.Contains(raw, "://") {
 		if r, ok := splitSCP(raw); ok {
+			if scpPassword.MatchString(r.path) {
+				// user:password@host:path splits as host "user" and path
+				// "password@host:path": refuse it rather than show it.
+				return remote{}, errPasswordInURL
+			}
 			return r, r.validate()
 		}
 		return remote{}, errors.New("not a Git URL: want https://, http://, ssh://, git://, file:// or [user@]host:path")
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
+		if strings.Contains(raw, "@") {
+			// The parser's message may quote part of the user information:
+			// a password holding '/', '?' or '#' ends the authority early,
+			// and its first part is read as a port.
+			return remote{}, errors.New("invalid repository URL: cannot parse the part before its host (a password in it? use a credential file)")
+		}
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err // url.Error repeats the URL
@@ -78,7 +123,7 @@ func parseRemote(raw string) (remote, error) {
 	}
 	if u.User != nil {
 		if _, ok := u.User.Password(); ok {
-			return remote{}, errors.New("repository URL holds a password: remove it and use a credential file (token, password or SSH key)")
+			return remote{}, errPasswordInURL
 		}
 		r.user = u.User.Username()
 	}
