@@ -270,6 +270,10 @@ func (d *Differ) update(want, have model.Resource) (Change, bool) {
 	// private keys, which the live side carries instead of the keys.
 	w, h := d.Normalize(WriteForm(want)), d.Normalize(have)
 	w.Body = withoutUnmatchedFingerprint(want.Key.Kind, w.Body, h.Body)
+	h.Body = withoutWrittenUpstreamName(want.Key.Kind, w.Body, h.Body)
+	if want.Parent != have.Parent {
+		w.Body, h.Body = withServiceLink(want, w.Body), withServiceLink(have, h.Body)
+	}
 	if equal(w.Body, h.Body) {
 		return Change{}, false
 	}

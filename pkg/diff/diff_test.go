@@ -400,3 +400,94 @@ func TestConsumerGroupMembership(t *testing.T) {
 		}
 	}
 }
+
+// A stream route's remote_addr is singular in ADC's format and on the
+// wire: a change is named as the file names it, not as a route's
+// remote_addrs.
+func TestStreamRouteRemoteAddrKeepsItsName(t *testing.T) {
+	sr := func(addr string) model.Resource {
+		return model.Resource{
+			Key: model.Key{Kind: model.KindStreamRoute, ID: "sr"}, Name: "pg", Parent: model.Key{Kind: model.KindService, ID: "s"},
+			Body: map[string]any{"name": "pg", "remote_addr": addr, "service_id": "s"},
+		}
+	}
+	cs := diff.Compute([]model.Resource{sr("10.0.0.1")}, []model.Resource{sr("10.0.0.2")})
+	if len(cs.Changes) != 1 || len(cs.Changes[0].Fields) != 1 || cs.Changes[0].Fields[0].Path != "/remote_addr" {
+		t.Fatalf("want one change of /remote_addr, got %s", diff.Text(cs, diff.TextOptions{}))
+	}
+}
+
+// An inline upstream's name is compared, except the one the backend gives
+// an upstream the file leaves unnamed.
+func TestInlineUpstreamName(t *testing.T) {
+	svc := func(name string) model.Resource {
+		up := map[string]any{"nodes": []any{map[string]any{"host": "h", "port": 80.0, "weight": 1.0}}}
+		if name != "" {
+			up["name"] = name
+		}
+		return model.Resource{Key: model.Key{Kind: model.KindService, ID: "s"}, Name: "shop", Body: map[string]any{"name": "shop", "upstream": up}}
+	}
+	tests := []struct {
+		name       string
+		want, live string
+		changed    bool
+	}{
+		{"same name", "main", "main", false},
+		{"renamed by hand", "main", "other", true},
+		{"named by hand", "", "other", true},
+		{"APISIX's name for an unnamed upstream", "", "shop", false},
+		{"API7's name for an unnamed upstream", "", "default", false},
+		{"a name of the file's that the backend drops", "shop", "", false},
+	}
+	// A service renamed by hand on APISIX: its upstream keeps the name the
+	// last write gave it, the service's, which is not a change of its own.
+	renamed := svc("shop")
+	renamed.Body["name"] = "renamed"
+	cs := diff.Compute([]model.Resource{svc("")}, []model.Resource{renamed})
+	if len(cs.Changes) != 1 || len(cs.Changes[0].Fields) != 1 || cs.Changes[0].Fields[0].Path != "/name" {
+		t.Errorf("service renamed by hand: want one change of /name, got %s", diff.Text(cs, diff.TextOptions{}))
+	}
+	for _, tt := range tests {
+		cs := diff.Compute([]model.Resource{svc(tt.want)}, []model.Resource{svc(tt.live)})
+		if cs.Empty() == tt.changed {
+			t.Errorf("%s: changes = %s", tt.name, diff.Text(cs, diff.TextOptions{}))
+			continue
+		}
+		if tt.changed && (len(cs.Changes) != 1 || len(cs.Changes[0].Fields) != 1 || cs.Changes[0].Fields[0].Path != "/upstream/name") {
+			t.Errorf("%s: want one change of /upstream/name, got %s", tt.name, diff.Text(cs, diff.TextOptions{}))
+		}
+	}
+}
+
+// A route, stream route or extra upstream that moved to another service
+// keeps its key: the move is a change of service_id.
+func TestMovedToAnotherService(t *testing.T) {
+	for _, k := range []model.Kind{model.KindRoute, model.KindStreamRoute, model.KindUpstream} {
+		r := func(service string) model.Resource {
+			res := model.Resource{Key: model.Key{Kind: k, ID: "x"}, Name: "x", Body: map[string]any{"name": "x"}}
+			if service != "" {
+				res.Parent = model.Key{Kind: model.KindService, ID: service}
+			}
+			return res
+		}
+		tests := []struct {
+			name       string
+			want, live string
+			changed    bool
+		}{
+			{"same service", "a", "a", false},
+			{"moved", "a", "b", true},
+			{"taken out of its service", "a", "", true},
+		}
+		for _, tt := range tests {
+			cs := diff.Compute([]model.Resource{r(tt.want)}, []model.Resource{r(tt.live)})
+			if cs.Empty() == tt.changed {
+				t.Errorf("%s %s: changes = %s", k, tt.name, diff.Text(cs, diff.TextOptions{}))
+				continue
+			}
+			if tt.changed && (len(cs.Changes) != 1 || len(cs.Changes[0].Fields) != 1 || cs.Changes[0].Fields[0].Path != "/service_id" || cs.Changes[0].Fields[0].New != tt.want) {
+				t.Errorf("%s %s: want one change of /service_id to %s, got %s", k, tt.name, tt.want, diff.Text(cs, diff.TextOptions{}))
+			}
+		}
+	}
+}

@@ -21,11 +21,18 @@
 //   - Parent links expressed by nesting in files are dropped: a route's
 //     service_id equal to its parent's ID, a service's upstream_id equal to
 //     its own ID next to an inline upstream (APISIX's layout), and the inline
-//     upstream's name (the backend sets it: APISIX to the service's name,
-//     API7 to "default"). Any other reference stays, so it shows as drift.
+//     upstream's name when it is the one the backend gives an unnamed
+//     upstream (APISIX: the service's name; API7: "default"). Any other
+//     reference or name stays, so it shows as drift.
 //     A consumer's group is the exception: a consumer keeps its key when
 //     it moves to another group, so its parent group becomes the field
-//     group_id on both sides, and a change of group shows as drift.
+//     group_id on both sides, and a change of group shows as drift. So
+//     does a route, stream route or extra upstream whose service differs
+//     between the two sides (it keeps its key when moved by hand): both
+//     sides then carry their service as service_id. Compute also drops a
+//     live inline upstream's name that is the desired service's name when
+//     the desired upstream has none (APISIX's name for it, left behind when
+//     the service is renamed by hand).
 //   - Upstream nodes: the map form {"host:port": weight} becomes the array
 //     form; a node without a port gets the scheme's (80 for http/grpc, 443
 //     for https/grpcs); nodes are sorted.

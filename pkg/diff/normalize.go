@@ -211,9 +211,13 @@ func (d *Differ) normalizeBody(r model.Resource) map[string]any {
 	rename(b, "desc", "description")
 	switch k {
 	case model.KindRoute, model.KindStreamRoute:
-		wrap(b, "uri", "uris")
-		wrap(b, "host", "hosts")
-		wrap(b, "remote_addr", "remote_addrs")
+		if k == model.KindRoute {
+			// A stream route's remote_addr is singular, in files and on
+			// the wire alike.
+			wrap(b, "uri", "uris")
+			wrap(b, "host", "hosts")
+			wrap(b, "remote_addr", "remote_addrs")
+		}
 		if sid, ok := b["service_id"].(string); ok && !r.Parent.IsZero() && sid == r.Parent.ID {
 			delete(b, "service_id") // the parent link, expressed by nesting in files
 		}
@@ -222,9 +226,12 @@ func (d *Differ) normalizeBody(r model.Resource) map[string]any {
 			delete(b, "upstream_id") // APISIX's layout: the inline upstream under the service's ID
 		}
 		if u, ok := b["upstream"].(map[string]any); ok {
-			// The backend's layout names the inline upstream (APISIX: after
-			// the service; API7: "default"); the name has no effect.
-			delete(u, "name")
+			// The backend names an inline upstream the file leaves unnamed
+			// (APISIX: after the service; API7: "default"): that name is
+			// the same as none. Any other name is compared.
+			if n, ok := u["name"].(string); ok && (n == "default" || n == b["name"]) {
+				delete(u, "name")
+			}
 		}
 	case model.KindConsumer:
 		if r.Parent.Kind == model.KindConsumerGroup {
@@ -805,10 +812,9 @@ func isEmpty(v any) bool {
 
 // setFields are arrays whose order the gateway ignores, per kind.
 var setFields = map[model.Kind][]string{
-	model.KindRoute:       {"uris", "hosts", "methods", "remote_addrs"},
-	model.KindStreamRoute: {"remote_addrs"},
-	model.KindService:     {"hosts"},
-	model.KindSSL:         {"snis", "ssl_protocols"},
+	model.KindRoute:   {"uris", "hosts", "methods", "remote_addrs"},
+	model.KindService: {"hosts"},
+	model.KindSSL:     {"snis", "ssl_protocols"},
 }
 
 func sortSets(k model.Kind, b map[string]any) {
@@ -875,4 +881,49 @@ func normalizeSecrets(k model.Kind, secrets []string) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// withoutWrittenUpstreamName returns h (a normalised live body of kind k)
+// without its inline upstream's name when w (the desired one) leaves the
+// upstream unnamed and that name is the desired service's, which APISIX
+// writes for an unnamed upstream: a service renamed by hand leaves its
+// upstream under the name it had, which is no drift of its own.
+func withoutWrittenUpstreamName(k model.Kind, w, h map[string]any) map[string]any {
+	if k != model.KindService {
+		return h
+	}
+	wu, _ := w["upstream"].(map[string]any)
+	hu, _ := h["upstream"].(map[string]any)
+	if wu == nil || hu == nil {
+		return h
+	}
+	if _, named := wu["name"]; named {
+		return h
+	}
+	if n, ok := hu["name"].(string); !ok || n != w["name"] {
+		return h
+	}
+	nu := make(map[string]any, len(hu))
+	for f, v := range hu {
+		if f != "name" {
+			nu[f] = v
+		}
+	}
+	return withField(h, "upstream", nu)
+}
+
+// withServiceLink returns b, the normalised body of r, with the service r
+// hangs under as service_id, for a route, a stream route or an extra
+// upstream: one keeps its key when it moves to another service (by hand
+// on the gateway, or with an explicit id in a file), and the move changes
+// what serves its traffic. Used only when the two sides' parents differ,
+// so that an unchanged link is never shown.
+func withServiceLink(r model.Resource, b map[string]any) map[string]any {
+	switch r.Key.Kind {
+	case model.KindRoute, model.KindStreamRoute, model.KindUpstream:
+		if r.Parent.Kind == model.KindService && r.Parent.ID != "" {
+			return withField(b, "service_id", r.Parent.ID)
+		}
+	}
+	return b
 }

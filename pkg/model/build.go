@@ -572,7 +572,7 @@ func upstreamDefaults(u map[string]any) {
 		setDefault(a, "timeout", 1.0)
 		setDefault(a, "concurrency", 10.0)
 		setDefault(a, "http_path", "/")
-		setDefault(a, "https_verify_cert", true)
+		setDefault(a, "https_verify_certificate", true)
 		if h, ok := a["healthy"].(map[string]any); ok {
 			healthyDefaults(h)
 			setDefault(h, "interval", 1.0)

@@ -88,14 +88,14 @@ var (
 
 	sChecks = &schema{typ: tObject, fields: map[string]*schema{
 		"active": {typ: tObject, fields: map[string]*schema{
-			"type":                 sCheckTyp,
-			"timeout":              {typ: tNumber},
-			"concurrency":          {typ: tNumber},
-			"host":                 sHost,
-			"port":                 sPort,
-			"http_path":            sStr,
-			"https_verify_cert":    sBool,
-			"http_request_headers": {typ: tArray, minItems: 1, elem: sStr},
+			"type":                     sCheckTyp,
+			"timeout":                  {typ: tNumber},
+			"concurrency":              {typ: tNumber},
+			"host":                     sHost,
+			"port":                     sPort,
+			"http_path":                sStr,
+			"https_verify_certificate": sBool,
+			"http_request_headers":     {typ: tArray, minItems: 1, elem: sStr},
 			"healthy": {typ: tObject, fields: map[string]*schema{
 				"http_statuses": sStatuses,
 				"successes":     sCount,
@@ -392,7 +392,9 @@ func checkUpstreamTLS(v any) string {
 	_, cert := m["client_cert"]
 	_, key := m["client_key"]
 	_, id := m["client_cert_id"]
-	if (cert && key && !id) || (id && !cert && !key) {
+	// As APISIX's schema: the certificate and its key go together, and
+	// not with client_cert_id; verify may stand alone.
+	if cert == key && !(id && cert) {
 		return ""
 	}
 	return "needs client_cert with client_key, or client_cert_id alone"
