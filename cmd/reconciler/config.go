@@ -22,22 +22,70 @@ func envName(flag string) string {
 	return envPrefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
+// fromEnvAnnotation marks a flag whose value came from its variable.
+const fromEnvAnnotation = "reconciler/from-env"
+
+// fromEnv reports whether the flag's value came from its RECONCILER_*
+// variable rather than the command line.
+func fromEnv(fs *pflag.FlagSet, name string) bool {
+	f := fs.Lookup(name)
+	return f != nil && len(f.Annotations[fromEnvAnnotation]) > 0
+}
+
+// negations pair a flag with its negation. The two are one setting: the
+// form given on the command line wins over either variable, and giving
+// both forms (on the command line, or as variables) is refused.
+var negations = map[string]string{"prune": "no-prune", "no-prune": "prune"}
+
+// alternatives pair flags that say one thing two ways (a token, or the
+// file holding it): the one given on the command line wins over the
+// other's variable. Giving both is refused where they are read.
+var alternatives = map[string]string{
+	"prune": "no-prune", "no-prune": "prune",
+	"token": "token-file", "token-file": "token",
+	"viewer-token": "viewer-token-file", "viewer-token-file": "viewer-token",
+}
+
 // applyEnv sets every flag of cmd that was not given on the command line
 // from its RECONCILER_* variable, so that flags win over the environment.
 func applyEnv(cmd *cobra.Command, env lookupEnv) error {
+	fs := cmd.Flags()
+	given := map[string]bool{}
+	fs.Visit(func(f *pflag.Flag) { given[f.Name] = true })
 	var errs []error
-	cmd.Flags().VisitAll(func(f *pflag.Flag) {
-		if f.Changed {
+	for a, b := range negations {
+		if a > b || fs.Lookup(a) == nil || fs.Lookup(b) == nil {
+			continue
+		}
+		_, envA := env(envName(a))
+		_, envB := env(envName(b))
+		switch {
+		case given[a] && given[b]:
+			errs = append(errs, fmt.Errorf("--%s and --%s: give one", a, b))
+		case !given[a] && !given[b] && envA && envB:
+			errs = append(errs, fmt.Errorf("environment variables %s and %s: set one", envName(a), envName(b)))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	fs.VisitAll(func(f *pflag.Flag) {
+		if given[f.Name] || given[alternatives[f.Name]] {
 			return
 		}
 		v, ok := env(envName(f.Name))
 		if !ok {
 			return
 		}
-		if err := cmd.Flags().Set(f.Name, v); err != nil {
+		if err := fs.Set(f.Name, v); err != nil {
 			// The value may be a secret (RECONCILER_TOKEN): name the variable only.
 			errs = append(errs, fmt.Errorf("environment variable %s: invalid value for --%s", envName(f.Name), f.Name))
+			return
 		}
+		if f.Annotations == nil {
+			f.Annotations = map[string][]string{}
+		}
+		f.Annotations[fromEnvAnnotation] = []string{envName(f.Name)}
 	})
 	return errors.Join(errs...)
 }
@@ -111,7 +159,7 @@ func addSourceFlags(fs *pflag.FlagSet, o *sourceOptions) {
 	fs.StringVar(&o.GitSSHPassFile, "git-ssh-passphrase-file", "", "file holding the SSH private key's passphrase")
 	fs.StringVar(&o.GitKnownHostsFile, "git-known-hosts-file", "", "known_hosts file for SSH (required with SSH)")
 	fs.StringVar(&o.GitCACertFile, "git-ca-cert-file", "", "CA bundle for HTTPS Git servers")
-	fs.StringVar(&o.GitCacheDir, "git-cache-dir", "", "directory for the Git object cache (default: a directory under the user cache dir)")
+	fs.StringVar(&o.GitCacheDir, "git-cache-dir", "", "directory for the Git object cache (run keeps a directory per target inside it; default: under the user cache dir)")
 	fs.StringVar(&o.GitVerifyMode, "git-verify", "", "commit signature verification: head, tag or tag-and-head (default: off)")
 	fs.StringVar(&o.GitPGPKeyringFile, "git-pgp-keyring-file", "", "armored PGP public keyring for --git-verify")
 	fs.StringVar(&o.GitSSHSignersFile, "git-ssh-allowed-signers-file", "", "SSH allowed-signers file for --git-verify")
@@ -127,7 +175,7 @@ func addGatewayFlags(fs *pflag.FlagSet, o *gatewayOptions) {
 	fs.StringVar(&o.CACertFile, "ca-cert", "", "CA bundle to verify the Admin API's certificate")
 	fs.StringVar(&o.ClientCertFile, "client-cert", "", "client certificate for mutual TLS")
 	fs.StringVar(&o.ClientKeyFile, "client-key", "", "client key for mutual TLS")
-	fs.BoolVar(&o.TLSSkipVerify, "tls-skip-verify", false, "do not verify the Admin API's certificate (insecure; warns and sets a metric)")
+	fs.BoolVar(&o.TLSSkipVerify, "tls-skip-verify", false, "do not verify the Admin API's certificate (insecure: logged as a warning; the daemon also exports reconciler_tls_verify_disabled 1)")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "timeout of one Admin API request")
 	fs.IntVar(&o.Concurrency, "concurrency", apply.DefaultConcurrency, "Admin API requests in flight at once")
 }
@@ -135,8 +183,8 @@ func addGatewayFlags(fs *pflag.FlagSet, o *gatewayOptions) {
 func addSyncFlags(fs *pflag.FlagSet, o *syncOptions) {
 	fs.StringVar(&o.ManagedBy, "managed-by", "reconciler", "value of the managed-by label that marks owned objects")
 	fs.BoolVar(&o.Prune, "prune", true, "delete owned objects that are no longer declared (--prune=false or --no-prune to keep them)")
-	fs.IntVar(&o.MaxDeletes, "max-deletes", 50, "refuse a plan that deletes more than this many objects")
-	fs.Float64Var(&o.MaxDeletePercent, "max-delete-percent", 25, "refuse a plan that deletes more than this percentage of the owned objects")
+	fs.IntVar(&o.MaxDeletes, "max-deletes", 50, "refuse a plan that deletes more than this many objects (negative: no limit)")
+	fs.Float64Var(&o.MaxDeletePercent, "max-delete-percent", 25, "refuse a plan that deletes more than this percentage of the owned objects (0 or more; 100: no limit)")
 	fs.BoolVar(&o.AllowEmpty, "allow-empty", false, "allow an empty desired state to delete every owned object")
 }
 

@@ -226,7 +226,7 @@ func TestRunOnceAndFlagErrors(t *testing.T) {
 		{"once fails", []string{"--source", dir, "--server", closed, "--token-file", token, "--once", "--timeout", "1s"}, 1, "AdminUnreachable"},
 		{"config once", []string{"--config", config, "--once"}, 0, "a: success"},
 		{"no token", []string{"--source", dir, "--server", gw.srv.URL}, 1, "--token-file"},
-		{"no source", []string{"--server", gw.srv.URL, "--token-file", token}, 1, "source.url: required"},
+		{"no source", []string{"--server", gw.srv.URL, "--token-file", token}, 1, "--source: required"},
 		{"config and flags", []string{"--config", config, "--server", gw.srv.URL}, 1, "--server: with --config"},
 		{"bad mode", []string{"--source", dir, "--token-file", token, "--mode", "fix"}, 1, `mode "fix"`},
 		{"ref with a directory", []string{"--source", dir, "--ref", "main", "--token-file", token, "--once"}, 1, "local directory"},

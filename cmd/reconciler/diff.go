@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -26,6 +27,9 @@ Exit status: 0 in sync, 2 when there are changes, 1 on error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := resolveScope(cmd.Flags(), &opts); err != nil {
+				return err
+			}
+			if err := errors.Join(checkGatewayFlags(opts.common.gateway), checkManagedBy(opts.common.sync.ManagedBy)); err != nil {
 				return err
 			}
 			return runDiff(cmd.Context(), opts, output, std, env)
@@ -71,6 +75,12 @@ func runDiff(ctx context.Context, opts oneShotOptions, output string, std stream
 		return &exitError{code: 2}
 	}
 	return nil
+}
+
+// isFormatName reports whether s is one of diff's -o formats.
+func isFormatName(s string) bool {
+	_, err := renderer(s, false)
+	return err == nil
 }
 
 // renderer returns the renderer for -o.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -45,6 +46,14 @@ metadata object is included (they carry no ownership label).
 names survive.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := errors.Join(checkGatewayFlags(opts.common.gateway), checkManagedBy(opts.common.sync.ManagedBy)); err != nil {
+				return err
+			}
+			// RECONCILER_OUTPUT is diff's format too: a format name from
+			// the environment is not taken as the file to write.
+			if fromEnv(cmd.Flags(), "output") && isFormatName(opts.output) {
+				return fmt.Errorf("RECONCILER_OUTPUT=%s is diff's output format; dump's --output is the file to write: give -o FILE, or unset the variable for dump", opts.output)
+			}
 			return runDump(cmd.Context(), opts, std)
 		},
 	}

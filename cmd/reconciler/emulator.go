@@ -58,7 +58,8 @@ func newEmulatorCmd(std streams) *cobra.Command {
 		Long: `Serve an emulated Admin API — Apache APISIX 3.x (/apisix/admin) or API7
 Enterprise (/api and the gateway-group scoped /apisix/admin) — with an
 in-memory store, until SIGTERM or SIGINT. With --state the store is loaded
-at start (when the file exists) and saved at shutdown. A --token-file or
+at start (when the file exists) and written back at once, so that a file
+that cannot be written is refused before serving, and saved at shutdown. A --token-file or
 --viewer-token-file is re-read when it changes (its directory is watched, as
 Kubernetes swaps a ..data symlink): the new token works and the old one
 stops working at once, as on a server whose token was regenerated.`,
@@ -67,6 +68,9 @@ stops working at once, as on a server whose token was regenerated.`,
   reconciler emulator --token-file admin.key --latency 2ms --fault-503-rate 0.05 --state emulator.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkEmulatorFlags(cmd.Flags(), o); err != nil {
+				return err
+			}
 			return runEmulator(cmd.Context(), o, std)
 		},
 	}
@@ -99,6 +103,29 @@ func addEmulatorFlags(fs *pflag.FlagSet, o *emulatorOptions) {
 	fs.Float64Var(&o.FaultReset, "fault-reset-rate", 0, "share of responses whose connection is reset halfway through the body")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to wait for requests in flight at shutdown")
 	addLogFlags(fs, &o.log)
+}
+
+// checkEmulatorFlags refuses flags that would be accepted and ignored: the
+// API7 Enterprise ones with the apisix backend, and negative durations.
+func checkEmulatorFlags(fs *pflag.FlagSet, o emulatorOptions) error {
+	var errs []error
+	if o.Backend != string(emulator.BackendAPI7EE) {
+		for _, f := range []string{"gateway-group", "api7-version"} {
+			if fs.Changed(f) {
+				errs = append(errs, fmt.Errorf("--%s applies to --backend api7ee; APISIX has no gateway groups or API7 version", f))
+			}
+		}
+	}
+	if o.DeleteCheckLag < 0 {
+		errs = append(errs, fmt.Errorf("--delete-check-lag %s: must be 0 or more", o.DeleteCheckLag))
+	}
+	if err := checkShutdownTimeout(o.ShutdownTimeout); err != nil {
+		errs = append(errs, err)
+	}
+	if err := checkListen("listen", o.Listen); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // readSecretFile reads a token file; the value is trimmed and must not be
@@ -199,6 +226,11 @@ func runEmulator(ctx context.Context, o emulatorOptions, std streams) error {
 	}
 	if o.State != "" {
 		if err := loadState(em, o.State); err != nil {
+			return err
+		}
+		// Saved once now, so that a file that cannot be written is found
+		// at start rather than at shutdown, when the state would be lost.
+		if err := saveState(em, o.State); err != nil {
 			return err
 		}
 	}

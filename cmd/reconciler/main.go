@@ -73,7 +73,11 @@ func newRootCmd(std streams, env lookupEnv) *cobra.Command {
 		Short: "GitOps reconciliation for API7 Enterprise and Apache APISIX gateways",
 		Long: `reconciler keeps API7 Enterprise and Apache APISIX gateways in step with
 declarative configuration in ADC's format kept in Git: it diffs, applies and
-reports drift as Prometheus metrics.`,
+reports drift as Prometheus metrics.
+
+Every flag can also be set as an environment variable RECONCILER_<FLAG> in
+upper snake case (--max-deletes is RECONCILER_MAX_DELETES); a flag on the
+command line wins.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {

@@ -70,7 +70,7 @@ temporary directory (unless --keep).
 	fs.StringVar(&o.gatewayListen, "gateway-listen", "127.0.0.1:9180", "address of the emulated Admin API")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:9090", "address of the daemon's metrics, status page and webhooks")
 	fs.DurationVar(&o.interval, "interval", 10*time.Second, "time between cycles")
-	fs.BoolVar(&o.once, "once", false, "run one cycle, print the summary and exit")
+	fs.BoolVar(&o.once, "once", false, "run one cycle, print the summary and exit (no daemon is left running: --listen and --interval do not apply)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory when stopping")
 	fs.StringVar(&o.examples, "examples", "", "directory of configuration to start the repository from (default: the built-in examples)")
 	fs.StringVar(&o.log.Level, "log-level", "warn", "log level: debug, info, warn or error")
@@ -96,6 +96,24 @@ func runQuickstart(ctx context.Context, o quickstartOptions, std streams, env lo
 		hooks = &daemonHooks{}
 	}
 	out := &lockedWriter{w: std.out}
+	// Checked before anything starts; zero would otherwise become the
+	// daemon's default of a minute.
+	if o.interval < time.Second {
+		return fmt.Errorf("--interval %s: at least 1s", o.interval)
+	}
+	if _, err := newLogger(o.log, io.Discard); err != nil {
+		return err
+	}
+	if err := errors.Join(checkListen("gateway-listen", o.gatewayListen), checkListen("listen", o.listen)); err != nil {
+		return err
+	}
+	if o.examples != "" {
+		if info, err := os.Stat(o.examples); err != nil {
+			return fmt.Errorf("--examples: %w", err)
+		} else if !info.IsDir() {
+			return fmt.Errorf("--examples %s: not a directory", o.examples)
+		}
+	}
 	tmp, err := os.MkdirTemp("", "reconciler-quickstart-")
 	if err != nil {
 		return err
@@ -171,7 +189,7 @@ func runQuickstart(ctx context.Context, o quickstartOptions, std streams, env lo
 		},
 	}
 	if errs := spec.Check(); len(errs) > 0 {
-		return errors.Join(errs...)
+		return asFlagErrors(errs)
 	}
 	dopts := daemonOptions{
 		common: commonOptions{log: o.log}, listen: o.listen, shutdownTimeout: 10 * time.Second, once: o.once,

@@ -93,7 +93,7 @@ func addDaemonFlags(fs *pflag.FlagSet, o *daemonOptions) {
 	fs.StringVar(&o.webhookSecretFile, "webhook-secret-file", "", "file holding the webhook secret (for every target without its own)")
 	fs.StringVar(&o.auditLog, "audit-log", "", "append audit events to this file as JSON lines, synced every cycle")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long requests in flight may take before they are cancelled")
-	fs.BoolVar(&o.once, "once", false, "run one cycle of every target, print the summary and exit (1 when one failed)")
+	fs.BoolVar(&o.once, "once", false, "run one cycle of every target, print the summary and exit (1 when one failed); no HTTP server is started, so --listen and the webhook settings do not apply")
 	fs.BoolVar(&o.pruneUnlabeled, "prune-unlabeled", false, "also manage global rules and plugin metadata that are not declared, deleting them (they carry no ownership label)")
 	fs.BoolVar(&o.adopt, "adopt", false, "take over objects without our managed-by label whose ID a desired resource has")
 	fs.BoolVar(&o.allowHistoryRewrite, "allow-history-rewrite", true, "apply a commit that does not descend from the last good one (a force-push); false refuses it with HistoryRewritten until the branch is restored or the commit is accepted")
@@ -124,6 +124,9 @@ On SIGTERM no new cycle or write starts; requests in flight may finish
 within --shutdown-timeout; the audit log is synced; the exit status is 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := errors.Join(checkShutdownTimeout(opts.shutdownTimeout), checkListen("listen", opts.listen)); err != nil {
+				return err
+			}
 			specs, err := targetSpecs(cmd.Flags(), opts)
 			if err != nil {
 				return err
@@ -141,12 +144,15 @@ func targetSpecs(fs *pflag.FlagSet, o daemonOptions) ([]reconciler.TargetSpec, e
 	if o.config != "" {
 		var given []string
 		for _, f := range targetFlags {
-			if fs.Changed(f) {
+			switch {
+			case fromEnv(fs, f):
+				given = append(given, envName(f)+" (--"+f+")")
+			case fs.Changed(f):
 				given = append(given, "--"+f)
 			}
 		}
 		if len(given) > 0 {
-			return nil, fmt.Errorf("%s: with --config every target is described in the file (from the flags or their RECONCILER_* variables)", strings.Join(given, ", "))
+			return nil, fmt.Errorf("%s: with --config every target is described in the file", strings.Join(given, ", "))
 		}
 		data, err := readConfigFile(o.config)
 		if err != nil {
@@ -159,12 +165,27 @@ func targetSpecs(fs *pflag.FlagSet, o daemonOptions) ([]reconciler.TargetSpec, e
 		return cfg.Targets, nil
 	}
 	s, g, y := o.common.source, o.common.gateway, o.common.sync
+	if err := errors.Join(checkGatewayFlags(g), checkSyncFlags(y)); err != nil {
+		return nil, err
+	}
+	if o.interval < time.Second { // zero would become the file's default, 1m
+		return nil, fmt.Errorf("--interval %s: at least 1s", o.interval)
+	}
+	if o.mode == "" { // would become the file's default, apply
+		return nil, errors.New(`--mode "": want apply or detect`)
+	}
+	if s.GitCacheDir != "" && s.Source != "" && !git.IsGitURL(s.Source) {
+		return nil, fmt.Errorf("--git-cache-dir applies to Git sources; %s is a local directory", s.Source)
+	}
 	prune := y.Prune
 	maxDeletes, maxPercent := y.MaxDeletes, y.MaxDeletePercent
 	spec := reconciler.TargetSpec{
 		Name: o.name,
 		Source: reconciler.SourceSpec{
-			URL: s.Source, Ref: s.Ref, Path: s.Path, CacheDir: s.GitCacheDir,
+			// No CacheDir: newSource keeps the target's objects in a
+			// directory of its own under --git-cache-dir, as with --config,
+			// never in the directory the one-shot verbs use.
+			URL: s.Source, Ref: s.Ref, Path: s.Path,
 			Auth: reconciler.SourceAuth{
 				TokenFile: s.GitTokenFile, Username: s.GitUsername, PasswordFile: s.GitPasswordFile,
 				SSHKeyFile: s.GitSSHKeyFile, SSHPassphraseFile: s.GitSSHPassFile, KnownHostsFile: s.GitKnownHostsFile,
@@ -185,13 +206,7 @@ func targetSpecs(fs *pflag.FlagSet, o daemonOptions) ([]reconciler.TargetSpec, e
 		},
 	}
 	if errs := spec.Check(); len(errs) > 0 {
-		return nil, fmt.Errorf("target %q: %w", spec.Name, errors.Join(errs...))
-	}
-	if spec.Gateway.TokenFile == "" && g.Token.IsZero() {
-		return nil, errors.New("--token-file (or --token, or RECONCILER_TOKEN) is required")
-	}
-	if spec.Gateway.TokenFile != "" && !g.Token.IsZero() {
-		return nil, errors.New("give --token-file or --token, not both")
+		return nil, asFlagErrors(errs)
 	}
 	return []reconciler.TargetSpec{spec}, nil
 }
@@ -249,6 +264,16 @@ func runDaemon(ctx context.Context, o daemonOptions, specs []reconciler.TargetSp
 		}
 		return rt.once(ctx, std)
 	}
+	// The secret is read for every webhook (so a rotated one applies at
+	// once); a file that is missing or empty now is refused rather than
+	// found by the first webhook.
+	for _, t := range rt.d.Targets() {
+		if file, ok := rt.secrets[t.Name()]; ok {
+			if err := server.CheckSecretFile(file); err != nil {
+				return fmt.Errorf("target %q: %s: %w", t.Name(), rt.secretFrom[t.Name()], err)
+			}
+		}
+	}
 	ln := hooks.listener
 	if ln == nil {
 		if ln, err = net.Listen("tcp", o.listen); err != nil {
@@ -260,13 +285,16 @@ func runDaemon(ctx context.Context, o daemonOptions, specs []reconciler.TargetSp
 
 // daemonRuntime is a built daemon and what must be closed after it.
 type daemonRuntime struct {
-	d        *reconciler.Daemon
-	reg      *prometheus.Registry
-	audit    *reconciler.Audit
-	secrets  map[string]string // target → webhook secret file
-	closers  []func() error
-	clock    clock.Clock
-	electors []*leader.Elector
+	d       *reconciler.Daemon
+	reg     *prometheus.Registry
+	audit   *reconciler.Audit
+	secrets map[string]string // target → webhook secret file
+	// secretFrom says where each target's secret file was named:
+	// webhook.secretFile or --webhook-secret-file.
+	secretFrom map[string]string
+	closers    []func() error
+	clock      clock.Clock
+	electors   []*leader.Elector
 }
 
 func buildDaemon(o daemonOptions, specs []reconciler.TargetSpec, env lookupEnv, log *zap.Logger, hooks *daemonHooks) (rt *daemonRuntime, err error) {
@@ -274,7 +302,7 @@ func buildDaemon(o daemonOptions, specs []reconciler.TargetSpec, env lookupEnv, 
 	if clk == nil {
 		clk = clock.Real{}
 	}
-	rt = &daemonRuntime{reg: prometheus.NewRegistry(), secrets: map[string]string{}, clock: clk}
+	rt = &daemonRuntime{reg: prometheus.NewRegistry(), secrets: map[string]string{}, secretFrom: map[string]string{}, clock: clk}
 	defer func() {
 		if err != nil {
 			rt.close(log)
@@ -285,7 +313,7 @@ func buildDaemon(o daemonOptions, specs []reconciler.TargetSpec, env lookupEnv, 
 	m := metrics.New(rt.reg, metrics.Build{Version: b.Version, Revision: b.Commit, GoVersion: b.GoVersion})
 	if o.auditLog != "" {
 		if rt.audit, err = reconciler.OpenAudit(o.auditLog, log); err != nil {
-			return rt, err
+			return rt, fmt.Errorf("--audit-log: %w", err)
 		}
 		rt.closers = append(rt.closers, rt.audit.Close)
 	} else {
@@ -317,9 +345,9 @@ func buildDaemon(o daemonOptions, specs []reconciler.TargetSpec, env lookupEnv, 
 		targets = append(targets, t)
 		switch {
 		case spec.Webhook.SecretFile != "":
-			rt.secrets[spec.Name] = spec.Webhook.SecretFile
+			rt.secrets[spec.Name], rt.secretFrom[spec.Name] = spec.Webhook.SecretFile, "webhook.secretFile"
 		case o.webhookSecretFile != "":
-			rt.secrets[spec.Name] = o.webhookSecretFile
+			rt.secrets[spec.Name], rt.secretFrom[spec.Name] = o.webhookSecretFile, "--webhook-secret-file"
 		}
 	}
 	rt.d, err = reconciler.NewDaemon(targets, clk, log)

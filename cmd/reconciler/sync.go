@@ -49,6 +49,9 @@ guard refused (each failure is listed).`,
 			if err := resolveScope(cmd.Flags(), &opts); err != nil {
 				return err
 			}
+			if err := errors.Join(checkGatewayFlags(opts.common.gateway), checkSyncFlags(opts.common.sync)); err != nil {
+				return err
+			}
 			if opts.guardOverride != "" && !commitHash.MatchString(opts.guardOverride) {
 				return fmt.Errorf("--deletion-guard-override %q: want the full hash of the commit (40 or 64 hex digits)", opts.guardOverride)
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -213,47 +214,70 @@ func mappingValue(n *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-// Check fills in defaults and returns every problem of the target.
+// FieldError is a problem with one field of a target. Field is the field's
+// path in the configuration file (sync.interval); Detail follows it in the
+// message (" 500ms: at least 1s"), so that a caller that took the target
+// from flags can name the flag instead.
+type FieldError struct {
+	Field  string
+	Detail string
+}
+
+func (e *FieldError) Error() string { return e.Field + e.Detail }
+
+func fieldErr(field, format string, args ...any) error {
+	return &FieldError{Field: field, Detail: fmt.Sprintf(format, args...)}
+}
+
+// Check fills in defaults and returns every problem of the target, each a
+// *FieldError.
 func (t *TargetSpec) Check() []error {
 	var errs []error
 	if !validName(t.Name) {
-		errs = append(errs, errors.New("name: want 1-63 lowercase letters, digits, '-', '_' or '.', starting and ending with a letter or digit"))
+		errs = append(errs, fieldErr("name", ": want 1-63 lowercase letters, digits, '-', '_' or '.', starting and ending with a letter or digit"))
 	}
 	if t.Source.URL == "" {
-		errs = append(errs, errors.New("source.url: required (a Git URL or a local directory)"))
+		errs = append(errs, fieldErr("source.url", ": required (a Git URL or a local directory)"))
 	}
 	if t.Gateway.Backend == "" {
 		t.Gateway.Backend = "apisix"
 	}
 	if t.Gateway.Backend != "apisix" && t.Gateway.Backend != "api7ee" {
-		errs = append(errs, fmt.Errorf("gateway.backend %q: want apisix or api7ee", t.Gateway.Backend))
+		errs = append(errs, fieldErr("gateway.backend", " %q: want apisix or api7ee", t.Gateway.Backend))
+	}
+	switch t.Gateway.TokenTransport {
+	case "", "header", "cookie":
+	default:
+		errs = append(errs, fieldErr("gateway.tokenTransport", " %q: want header or cookie", t.Gateway.TokenTransport))
 	}
 	if t.Gateway.Server == "" {
-		errs = append(errs, errors.New("gateway.server: required"))
+		errs = append(errs, fieldErr("gateway.server", ": required"))
+	} else if detail := ServerURLProblem(t.Gateway.Backend, t.Gateway.Server); detail != "" {
+		errs = append(errs, fieldErr("gateway.server", " %q: %s", t.Gateway.Server, detail))
 	}
 	if t.Gateway.TokenFile == "" && t.Line > 0 {
-		errs = append(errs, errors.New("gateway.tokenFile: required (tokens are never written in the configuration)"))
+		errs = append(errs, fieldErr("gateway.tokenFile", ": required (tokens are never written in the configuration)"))
 	}
 	switch {
 	case t.Gateway.Concurrency == 0:
 		t.Gateway.Concurrency = apply.DefaultConcurrency
 	case t.Gateway.Concurrency < 0:
-		errs = append(errs, errors.New("gateway.concurrency: must be positive"))
+		errs = append(errs, fieldErr("gateway.concurrency", " %d: must be positive", t.Gateway.Concurrency))
 	}
 	if t.Sync.Interval == 0 {
 		t.Sync.Interval = Duration(DefaultInterval)
 	}
 	if time.Duration(t.Sync.Interval) < time.Second {
-		errs = append(errs, fmt.Errorf("sync.interval %s: at least 1s", time.Duration(t.Sync.Interval)))
+		errs = append(errs, fieldErr("sync.interval", " %s: at least 1s", time.Duration(t.Sync.Interval)))
 	}
 	if _, err := ParseMode(t.Sync.Mode); err != nil {
-		errs = append(errs, fmt.Errorf("sync.%w", err))
+		errs = append(errs, fieldErr("sync.mode", " %q: want apply or detect", t.Sync.Mode))
 	}
 	if t.Sync.Mode == "" {
 		t.Sync.Mode = string(ModeApply)
 	}
 	if t.Sync.Prune == nil {
-		errs = append(errs, errors.New("sync.prune: required: say whether objects removed from Git are deleted from the gateway (true or false)"))
+		errs = append(errs, fieldErr("sync.prune", ": required: say whether objects removed from Git are deleted from the gateway (true or false)"))
 	}
 	if t.Sync.MaxDeletes == nil {
 		v := DefaultMaxDeletes
@@ -264,7 +288,7 @@ func (t *TargetSpec) Check() []error {
 		t.Sync.MaxDeletePercent = &v
 	}
 	if p := *t.Sync.MaxDeletePercent; p < 0 {
-		errs = append(errs, fmt.Errorf("sync.maxDeletePercent %g: must be 0 or more", p))
+		errs = append(errs, fieldErr("sync.maxDeletePercent", " %g: must be 0 or more", p))
 	}
 	if t.Sync.ManagedBy == "" {
 		t.Sync.ManagedBy = DefaultManagedBy
@@ -276,18 +300,41 @@ func (t *TargetSpec) Check() []error {
 	if a := t.Sync.AcceptHistoryRewrite; a != "" {
 		switch {
 		case *t.Sync.AllowHistoryRewrite:
-			errs = append(errs, errors.New("sync.acceptHistoryRewrite: accepts one rewrite when allowHistoryRewrite is false; rewritten history is followed anyway"))
+			errs = append(errs, fieldErr("sync.acceptHistoryRewrite", ": accepts one rewrite when allowHistoryRewrite is false; rewritten history is followed anyway"))
 		case len(a) != 40 || !isHash(a):
-			errs = append(errs, fmt.Errorf("sync.acceptHistoryRewrite %q: want the full 40-digit hash of the commit", a))
+			errs = append(errs, fieldErr("sync.acceptHistoryRewrite", " %q: want the full 40-digit hash of the commit", a))
 		}
 	}
 	if o := t.Sync.DeletionGuardOverride; o != "" && !isHash(o) {
-		errs = append(errs, fmt.Errorf("sync.deletionGuardOverride %q: want the full hash of the commit (40 or 64 hex digits)", o))
+		errs = append(errs, fieldErr("sync.deletionGuardOverride", " %q: want the full hash of the commit (40 or 64 hex digits)", o))
 	}
 	if _, err := diff.New(diff.Options{Ignore: t.IgnoreRules()}); err != nil {
-		errs = append(errs, fmt.Errorf("sync.ignore: %w", err))
+		errs = append(errs, fieldErr("sync.ignore", ": %v", err))
 	}
 	return errs
+}
+
+// ServerURLProblem says what is wrong with the Admin API base URL of a
+// backend that the client would otherwise take and then fail on with a
+// confusing answer: no scheme, or the Admin API's own path, which the
+// client adds itself (/apisix/admin, and /api for api7ee; a proxy's prefix
+// before them is fine). It returns "" for a URL it has nothing against.
+func ServerURLProblem(backend, s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "want a URL such as http://127.0.0.1:9180"
+	}
+	p := strings.TrimRight(u.Path, "/")
+	suffixes := []string{"/apisix/admin"}
+	if backend == "api7ee" {
+		suffixes = append(suffixes, "/api")
+	}
+	for _, suffix := range suffixes {
+		if strings.HasSuffix(p, suffix) {
+			return "give the Admin API's base URL, without " + suffix + " (the client adds it)"
+		}
+	}
+	return ""
 }
 
 // IgnoreRules converts the ignore rules.

@@ -93,9 +93,12 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad interval", strings.Replace(base, "prune: true", "prune: true, interval: soon", 1), []string{`"soon" is not a duration`}},
 		{"short interval", strings.Replace(base, "prune: true", "prune: true, interval: 10ms", 1), []string{"at least 1s"}},
 		{"no server", strings.Replace(base, "server: http://h, ", "", 1), []string{"gateway.server: required"}},
+		{"server with the admin path", strings.Replace(base, "server: http://h", "server: http://h/apisix/admin/", 1), []string{`gateway.server "http://h/apisix/admin/"`, "without /apisix/admin"}},
+		{"server without a scheme", strings.Replace(base, "server: http://h", "server: h:9180", 1), []string{"want a URL such as"}},
 		{"no token file", strings.Replace(base, ", tokenFile: /t", "", 1), []string{"gateway.tokenFile: required"}},
 		{"no source", strings.Replace(base, "source: {url: ./x}", "source: {}", 1), []string{"source.url: required"}},
 		{"bad backend", strings.Replace(base, "server: http://h", "server: http://h, backend: kong", 1), []string{`backend "kong"`}},
+		{"bad token transport", strings.Replace(base, "server: http://h", "server: http://h, tokenTransport: query", 1), []string{`gateway.tokenTransport "query": want header or cookie`}},
 		{"bad ignore rule", strings.Replace(base, "prune: true", "prune: true, ignore: [{kind: route}]", 1), []string{"sync.ignore", "no paths"}},
 		{"duplicate names", base + "  - name: a\n    source: {url: ./y}\n    gateway: {server: http://i, tokenFile: /t}\n    sync: {prune: true}\n", []string{"daemon.yaml:6", "also used at line 2"}},
 		{"two targets on one gateway", base + "  - name: b\n    source: {url: ./y}\n    gateway: {server: http://h, tokenFile: /t}\n    sync: {prune: true}\n", []string{`same managedBy as target "a"`}},
@@ -158,5 +161,57 @@ func TestDeletionGuardReasonsMatchApply(t *testing.T) {
 	}
 	if d := cmp.Diff(guards, metrics.DeletionGuardReasons()); d != "" {
 		t.Errorf("deletion guards (-apply +metrics):\n%s", d)
+	}
+}
+
+// Every problem Check finds is a *FieldError naming the field, so that a
+// target built from flags can name the flag instead.
+func TestCheckErrorsNameTheirField(t *testing.T) {
+	neg, pct := -1, -5.0
+	spec := TargetSpec{
+		Name:    "Bad Name",
+		Gateway: GatewaySpec{Backend: "kong", Concurrency: -1},
+		Sync: SyncSpec{
+			Interval: Duration(time.Millisecond), Mode: "fix", MaxDeletes: &neg, MaxDeletePercent: &pct,
+			DeletionGuardOverride: "abc", Ignore: []IgnoreSpec{{Kind: "route"}},
+		},
+	}
+	var fields []string
+	for _, err := range spec.Check() {
+		var fe *FieldError
+		if !errors.As(err, &fe) {
+			t.Fatalf("not a *FieldError: %v", err)
+		}
+		if !strings.HasPrefix(err.Error(), fe.Field) {
+			t.Errorf("%q does not start with its field %q", err, fe.Field)
+		}
+		fields = append(fields, fe.Field)
+	}
+	want := []string{"name", "source.url", "gateway.backend", "gateway.server", "gateway.concurrency", "sync.interval", "sync.mode",
+		"sync.prune", "sync.maxDeletePercent", "sync.deletionGuardOverride", "sync.ignore"}
+	if strings.Join(fields, " ") != strings.Join(want, " ") {
+		t.Errorf("fields %v, want %v", fields, want)
+	}
+}
+
+func TestServerURLProblem(t *testing.T) {
+	tests := []struct {
+		backend, url string
+		want         string // "" for none
+	}{
+		{"apisix", "http://127.0.0.1:9180", ""},
+		{"apisix", "https://proxy.example.com/gw/", ""},
+		{"apisix", "https://proxy.example.com/api", ""}, // a proxy's prefix
+		{"apisix", "http://127.0.0.1:9180/apisix/admin/", "without /apisix/admin"},
+		{"api7ee", "https://api7.example.com:7443/api", "without /api"},
+		{"api7ee", "https://api7.example.com:7443/apisix/admin", "without /apisix/admin"},
+		{"apisix", "127.0.0.1:9180", "want a URL"},
+		{"apisix", "apisix-admin", "want a URL"},
+	}
+	for _, tt := range tests {
+		got := ServerURLProblem(tt.backend, tt.url)
+		if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
+			t.Errorf("ServerURLProblem(%s, %s) = %q, want %q", tt.backend, tt.url, got, tt.want)
+		}
 	}
 }

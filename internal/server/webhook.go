@@ -82,6 +82,15 @@ func checkHMAC(header, prefix string, h func() hash.Hash, body, secret []byte) e
 
 // readSecret reads a secret file, trimmed; an empty one is refused, as it
 // would make every signature easy to forge.
+// CheckSecretFile reports whether path holds a usable webhook secret, as a
+// request would read it, so that the daemon refuses a missing or empty
+// file at start instead of answering every webhook 503. The error names
+// the file, never its content.
+func CheckSecretFile(path string) error {
+	_, err := readSecret(path)
+	return err
+}
+
 func readSecret(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
