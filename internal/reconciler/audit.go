@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // AuditEventType says what an audit event records.
@@ -75,11 +76,13 @@ func OpenAudit(path string, log *zap.Logger) (*Audit, error) {
 	return a, nil
 }
 
-// Record writes one event.
+// Record writes one event: to the log stream with the fields of the file
+// (its commit as an object, its field changes as "changes"), which is the
+// audit trail of a daemon whose logs are shipped, and to the file.
 func (a *Audit) Record(ev AuditEvent) {
 	fields := []zap.Field{
 		zap.String("event", string(ev.Event)), zap.String("target", ev.Target),
-		zap.String("revision", ev.Revision), zap.String("author", ev.Commit.Author),
+		zap.String("revision", ev.Revision), zap.Object("commit", ev.Commit),
 		zap.String("kind", ev.Kind), zap.String("key", ev.Key), zap.String("name", ev.Name),
 		zap.String("action", ev.Action), zap.String("type", string(ev.Type)),
 		zap.Any("changes", ev.Fields), zap.String("result", ev.Result),
@@ -145,4 +148,21 @@ func (a *Audit) Close() error {
 	cerr := a.f.Close()
 	a.w = nil
 	return errors.Join(err, cerr)
+}
+
+// MarshalLogObject logs a commit with the keys of its JSON.
+func (c Commit) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	if c.Hash != "" {
+		enc.AddString("hash", c.Hash)
+	}
+	if c.Author != "" {
+		enc.AddString("author", c.Author)
+	}
+	if c.Message != "" {
+		enc.AddString("message", c.Message)
+	}
+	if !c.Date.IsZero() {
+		enc.AddString("date", c.Date.Format(time.RFC3339Nano)) // as in the file, whatever the log's time encoder
+	}
+	return nil
 }

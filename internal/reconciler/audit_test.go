@@ -1,0 +1,72 @@
+package reconciler
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// Every audit event, in the file and in the log stream (the audit trail of
+// a pod whose logs are shipped), carries the target, the revision, the
+// commit's author and message, the resource, the action, the masked field
+// changes and the result (design.md §10, docs/operations.md).
+func TestAuditEventsCarryTheCommit(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	if c := h.once(); c.Result != ResultSuccess {
+		t.Fatalf("first cycle = %+v", c)
+	}
+	h.gw.editRoute(t, routeID(1), "edited by hand")
+	if c := h.once(); c.Counts.Drift != 1 || c.Counts.Applied != 1 {
+		t.Fatalf("cycle after a hand edit = %+v, want 1 drift corrected", c.Counts)
+	}
+
+	const author, message = "Alice Example <alice@example.com>", "first"
+	type logged struct {
+		Logger   string `json:"logger"`
+		Event    string `json:"event"`
+		Target   string `json:"target"`
+		Revision string `json:"revision"`
+		Commit   Commit `json:"commit"`
+		Kind     string `json:"kind"`
+		Key      string `json:"key"`
+		Action   string `json:"action"`
+		Type     string `json:"type"`
+		Changes  []Field
+		Result   string `json:"result"`
+	}
+	var lines []logged
+	for _, l := range strings.Split(h.logs.String(), "\n") {
+		var ev logged
+		if l == "" || json.Unmarshal([]byte(l), &ev) != nil || ev.Logger != "audit" {
+			continue
+		}
+		var raw struct {
+			Changes []Field `json:"changes"`
+		}
+		_ = json.Unmarshal([]byte(l), &raw)
+		ev.Changes = raw.Changes
+		lines = append(lines, ev)
+	}
+	file := h.auditEvents()
+	// 4 creates, then the drift and its correction.
+	if len(lines) != 6 || len(file) != 6 {
+		t.Fatalf("%d audit log lines and %d audit file events, want 6 each:\n%s", len(lines), len(file), h.logs.String())
+	}
+	for i, ev := range file {
+		l := lines[i]
+		if ev.Target != "prod" || !strings.HasPrefix(ev.Revision, "main@sha1:") || ev.Commit.Author != author ||
+			strings.TrimSpace(ev.Commit.Message) != message || ev.Commit.Hash == "" || ev.Kind == "" || ev.Key == "" || ev.Action == "" || ev.Result == "" {
+			t.Errorf("audit file event %d = %+v", i, ev)
+		}
+		if l.Target != ev.Target || l.Revision != ev.Revision || l.Commit.Author != author ||
+			strings.TrimSpace(l.Commit.Message) != message || l.Commit.Hash != ev.Commit.Hash || l.Kind != ev.Kind || l.Key != ev.Key ||
+			l.Action != ev.Action || l.Type != string(ev.Type) || l.Result != ev.Result || l.Event != string(ev.Event) {
+			t.Errorf("audit log line %d = %+v, want the file's %+v", i, l, ev)
+		}
+	}
+	last := lines[4]
+	if last.Event != string(AuditDrift) || len(last.Changes) != 1 || last.Changes[0].Path != "/description" ||
+		last.Changes[0].Old != "edited by hand" || last.Changes[0].New != "v1" {
+		t.Errorf("drift log line = %+v, want the masked field change", last)
+	}
+}
