@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // Every audit event, in the file and in the log stream (the audit trail of
@@ -68,5 +69,24 @@ func TestAuditEventsCarryTheCommit(t *testing.T) {
 	if last.Event != string(AuditDrift) || len(last.Changes) != 1 || last.Changes[0].Path != "/description" ||
 		last.Changes[0].Old != "edited by hand" || last.Changes[0].New != "v1" {
 		t.Errorf("drift log line = %+v, want the masked field change", last)
+	}
+}
+
+// Condition messages are cut to a bound without splitting a character.
+func TestTruncate(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"abcdef", 3, "abc…"},
+		{"abé", 3, "ab…"},   // é is 2 bytes: cut before it
+		{"ab€d", 4, "ab…"},  // € is 3 bytes
+		{"ab€d", 5, "ab€…"}, // the cut falls after it
+	} {
+		if got := truncate(tc.in, tc.n); got != tc.want || !utf8.ValidString(got) {
+			t.Errorf("truncate(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
 	}
 }
