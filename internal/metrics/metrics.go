@@ -238,6 +238,11 @@ func (m *Metrics) InitTarget(target string, tlsVerifyDisabled bool) {
 		}
 		m.driftDetected.WithLabelValues(target, string(k))
 		m.conflictFlapping.WithLabelValues(target, string(k))
+		for _, a := range Changes() { // an apply's action is the change it makes
+			for _, r := range []Result{ResultSuccess, ResultFailure} {
+				m.applyOperations.WithLabelValues(target, string(k), string(a), string(r))
+			}
+		}
 	}
 	for _, r := range DeletionGuardReasons() {
 		m.deletesBlocked.WithLabelValues(target, r)
