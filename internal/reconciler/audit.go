@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"time"
@@ -53,6 +54,7 @@ type Audit struct {
 
 	mu  sync.Mutex
 	f   *os.File
+	out io.Writer // what w writes to: f
 	w   *bufio.Writer
 	err error // the first write error, reported by Flush
 }
@@ -72,7 +74,7 @@ func OpenAudit(path string, log *zap.Logger) (*Audit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
-	a.f, a.w = f, bufio.NewWriter(f)
+	a.f, a.out, a.w = f, f, bufio.NewWriter(f)
 	return a, nil
 }
 
@@ -132,6 +134,11 @@ func (a *Audit) flushLocked() error {
 		err = serr
 	}
 	if err != nil {
+		// A bufio.Writer keeps its first error and refuses everything
+		// after it: drop what it holds (those events are in the log
+		// stream) so that the next cycles are written once the file
+		// takes writes again (a full disk freed).
+		a.w.Reset(a.out)
 		return fmt.Errorf("audit log: %w", err)
 	}
 	return nil

@@ -1,8 +1,14 @@
 package reconciler
 
 import (
+	"bufio"
 	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"unicode/utf8"
 )
@@ -88,5 +94,51 @@ func TestTruncate(t *testing.T) {
 		if got := truncate(tc.in, tc.n); got != tc.want || !utf8.ValidString(got) {
 			t.Errorf("truncate(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
 		}
+	}
+}
+
+// failing fails its writes while on is set, as a full disk does.
+type failing struct {
+	w  io.Writer
+	on bool
+}
+
+func (f *failing) Write(p []byte) (int, error) {
+	if f.on {
+		return 0, syscall.ENOSPC
+	}
+	return f.w.Write(p)
+}
+
+// A failed write of the audit file (a full disk) is reported by that
+// cycle's Flush, and the events of later cycles are written once the
+// file accepts writes again: the file does not stay broken until a
+// restart.
+func TestAuditFileRecoversAfterAFailedWrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	a, err := OpenAudit(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	disk := &failing{w: a.f, on: true}
+	a.out, a.w = disk, bufio.NewWriter(disk)
+
+	a.Record(AuditEvent{Event: AuditDrift, Target: "prod", Key: "route/lost", Result: "detected"})
+	if err := a.Flush(); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("flush on a full disk = %v, want ENOSPC", err)
+	}
+	disk.on = false
+	a.Record(AuditEvent{Event: AuditDrift, Target: "prod", Key: "route/kept", Result: "detected"})
+	if err := a.Flush(); err != nil {
+		t.Fatalf("flush once the disk has room = %v", err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev AuditEvent
+	if err := json.Unmarshal(data, &ev); err != nil || ev.Key != "route/kept" {
+		t.Errorf("audit file = %q (%v), want the later event alone", data, err)
 	}
 }
