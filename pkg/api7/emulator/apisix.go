@@ -1040,7 +1040,7 @@ func (g *gw) del(rs *resource, col, id string, args url.Values) response {
 // the upstream ("plugin in route [r]") or its upstream_id ("route [r]");
 // then stream routes' upstream_id; then the traffic-split plugins of plugin
 // configs, consumers, consumer groups and global rules.
-func (g *gw) upstreamDeleteCheck(id string, first func(string) (string, bool)) *apiErr {
+func (g *gw) upstreamDeleteCheck(id string) *apiErr {
 	direct := g.st.referrers("upstreams/"+id, g.now)
 	viaPlugin := g.st.referrers(pluginRefPrefix+"upstreams/"+id, g.now)
 	name := func(ref string) string {
@@ -1078,9 +1078,11 @@ func (g *gw) upstreamDeleteCheck(id string, first func(string) (string, bool)) *
 		}
 		return bad("can not delete this upstream, " + c.kind + " [" + name(all[0]) + "] is still using it now")
 	}
-	if r, ok := first("stream_routes"); ok {
-		return bad("can not delete this upstream, stream_route [" + r + "] is still using it now")
-	}
+	// Stream routes are not checked: APISIX's upstream delete_checker looks
+	// at routes, services and the plugins of plugin configs, consumers,
+	// consumer groups and global rules only (reference §1.3), so deleting an
+	// upstream a stream route names succeeds and leaves the reference
+	// dangling.
 	for _, c := range []struct{ col, kind string }{
 		{"plugin_configs", "plugin_config"}, {"consumers", "consumer"}, {"consumer_groups", "consumer_group"}, {"global_rules", "global_rules"},
 	} {
@@ -1134,7 +1136,7 @@ func (g *gw) deleteCheck(col, id string) *apiErr {
 			return bad("can not delete this service directly, stream_route [" + r + "] is still using it now")
 		}
 	case "upstreams":
-		return g.upstreamDeleteCheck(id, first)
+		return g.upstreamDeleteCheck(id)
 	case "plugin_configs":
 		if r, ok := first("routes"); ok {
 			return bad("can not delete this plugin config, route [" + r + "] is still using it now")

@@ -171,3 +171,36 @@ func TestReferenceFacts(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamRouteDeleteChecks: in stream mode a service named by a stream
+// route cannot be deleted, but an upstream named by one can (APISIX's
+// upstream delete_checker does not look at stream routes), and the stream
+// route keeps its now dangling upstream_id.
+func TestStreamRouteDeleteChecks(t *testing.T) {
+	h := newHarness(t, WithAdminToken(adminKey), WithStreamMode())
+	steps := []struct {
+		method, path string
+		body         any
+		status       int
+		want         string
+	}{
+		{"PUT", "/apisix/admin/upstreams/u1", map[string]any{"nodes": map[string]any{"10.0.0.1:80": 1}}, 201, ""},
+		{"PUT", "/apisix/admin/services/s1", map[string]any{"upstream_id": "u1"}, 201, ""},
+		{"PUT", "/apisix/admin/stream_routes/sr1", map[string]any{"service_id": "s1"}, 201, ""},
+		{"PUT", "/apisix/admin/stream_routes/sr2", map[string]any{"upstream_id": "u1"}, 201, ""},
+		{"DELETE", "/apisix/admin/services/s1", nil, 400, "can not delete this service directly, stream_route [sr1] is still using it now"},
+		{"DELETE", "/apisix/admin/stream_routes/sr1", nil, 200, ""},
+		{"DELETE", "/apisix/admin/services/s1", nil, 200, ""},
+		{"DELETE", "/apisix/admin/upstreams/u1", nil, 200, ""},
+		{"GET", "/apisix/admin/stream_routes/sr2", nil, 200, ""},
+	}
+	for i, s := range steps {
+		r := h.call(s.method, s.path, adminKey, s.body)
+		if r.status != s.status || (s.want != "" && at(r.body, "error_msg") != s.want) {
+			t.Fatalf("step %d %s %s: %d %s, want %d %s", i+1, s.method, s.path, r.status, r.raw, s.status, s.want)
+		}
+	}
+	if r := h.call("GET", "/apisix/admin/stream_routes/sr2", adminKey, nil); at(r.body, "value", "upstream_id") != "u1" {
+		t.Errorf("the dangling reference is gone: %s", r.raw)
+	}
+}
