@@ -1,6 +1,8 @@
 package git
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 
@@ -30,24 +32,38 @@ func (v verifiedStore) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (pl
 		return nil, cacheError(fmt.Errorf("object %s: %w", h, err))
 	}
 	defer r.Close()
-	content, err := io.ReadAll(io.LimitReader(r, obj.Size()+1))
+	size := obj.Size()
+	content := make([]byte, size, size+1)
+	n, err := io.ReadFull(r, content)
 	if err != nil {
-		return nil, cacheError(fmt.Errorf("object %s: %w", h, err))
+		return nil, cacheError(fmt.Errorf("object %s: %d bytes of %d: %w", h, n, size, err))
 	}
-	if int64(len(content)) != obj.Size() {
-		return nil, cacheError(fmt.Errorf("object %s: %d bytes, header said %d", h, len(content), obj.Size()))
+	if extra, _ := r.Read(content[size : size+1]); extra > 0 {
+		return nil, cacheError(fmt.Errorf("object %s: longer than its header's %d bytes", h, size))
 	}
 	if got := plumbing.ComputeHash(obj.Type(), content); got != h {
 		return nil, cacheError(fmt.Errorf("object %s: content hashes to %s", h, got))
 	}
-	m := &plumbing.MemoryObject{}
-	m.SetType(obj.Type())
-	m.SetSize(obj.Size())
-	if _, err := m.Write(content); err != nil {
-		return nil, cacheError(err)
-	}
-	return m, nil
+	return &heldObject{hash: h, typ: obj.Type(), content: content}, nil
 }
+
+// heldObject is an object read whole and checked: its content is handed
+// out without another copy.
+type heldObject struct {
+	hash    plumbing.Hash
+	typ     plumbing.ObjectType
+	content []byte
+}
+
+func (o *heldObject) Hash() plumbing.Hash         { return o.hash }
+func (o *heldObject) Type() plumbing.ObjectType   { return o.typ }
+func (o *heldObject) SetType(plumbing.ObjectType) {}
+func (o *heldObject) Size() int64                 { return int64(len(o.content)) }
+func (o *heldObject) SetSize(int64)               {}
+func (o *heldObject) Reader() (io.ReadCloser, error) {
+	return io.NopCloser(bytes.NewReader(o.content)), nil
+}
+func (o *heldObject) Writer() (io.WriteCloser, error) { return nil, errors.New("read-only object") }
 
 // cacheError is an object the cache cannot give back intact: damage.
 func cacheError(err error) error {
