@@ -3,8 +3,11 @@
 // an in-memory fs.FS that the model's loader consumes.
 //
 // A Source keeps a shallow, single-ref object store in a cache directory and
-// updates it incrementally. Each Fetch first asks the server for its
-// references; when the ref has not moved, nothing else is transferred. The
+// updates it incrementally. Every object read from the store is checked
+// against its hash: a damaged store (an object missing, truncated, garbled
+// or altered) is emptied and fetched afresh by the same Fetch, never read.
+// Each Fetch first asks the server for its references; when the ref has not
+// moved, nothing else is transferred. The
 // files under the configured path are checked before anything is read:
 // symlinks, submodules and crafted names are refused, and blob sizes are
 // checked from the object headers against the limits. A missing path, a
