@@ -426,9 +426,9 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 	closeSession()
 
 	// What the commit says is read through hash checks: a damaged cache
-	// is refetched, never read.
-	vs := verifiedStore{c.store}
-	commit, tag, err := peel(vs, tgt.hash)
+	// is refetched, never read. (Wrapped at each use: a fetch reopens
+	// c.store.)
+	commit, tag, err := peel(verifiedStore{c.store}, tgt.hash)
 	if err != nil {
 		var e *Error
 		if !errors.As(err, &e) {
@@ -440,7 +440,7 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 	}
 	var signed []signedObject
 	if s.opts.Verify.Mode != VerifyOff {
-		if signed, err = s.signedObjects(vs, tgt, commit, tag); err != nil {
+		if signed, err = s.signedObjects(verifiedStore{c.store}, tgt, commit, tag); err != nil {
 			if isDamage(err) {
 				return Result{}, s.damaged(c, err)
 			}
@@ -478,7 +478,7 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 	if s.last != nil {
 		known = s.last.Files.(*treeFS).blobs
 	}
-	files, err := readTree(vs, commit, s.path, s.limits, known, s.opts.Include)
+	files, err := readTree(verifiedStore{c.store}, commit, s.path, s.limits, known, s.opts.Include)
 	if err != nil {
 		return Result{}, s.damaged(c, err)
 	}
@@ -834,7 +834,7 @@ var probeDepths = [...]int{16, 128, 1024}
 // it deepens the history from the server a few times.
 func (s *Source) isAncestor(ctx context.Context, d dialer, c *cache, tgt target, old, new plumbing.Hash) (bool, error) {
 	for i := 0; ; i++ {
-		found, complete := walkAncestry(c.store, old, new)
+		found, complete := walkAncestry(verifiedStore{c.store}, old, new)
 		if found {
 			return true, nil
 		}
