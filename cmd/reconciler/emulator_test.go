@@ -4,15 +4,20 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gitops-gateway/reconciler/pkg/api7/emulator"
 )
 
 // syncBuffer is a bytes.Buffer safe for the logger and the test; waitFor
@@ -284,6 +289,166 @@ func TestEmulatorVerbRefusesBadFlags(t *testing.T) {
 			}
 			if strings.Contains(errb.String(), "x-canary") {
 				t.Errorf("the token reached stderr: %q", errb.String())
+			}
+		})
+	}
+}
+
+// TestEmulatorVerbFlagsTakeEffect runs the verb with each behaviour flag and
+// shows, over HTTP, that the flag does what its help says: none may be
+// accepted and ignored.
+func TestEmulatorVerbFlagsTakeEffect(t *testing.T) {
+	const tok = "flag-test-canary"
+	route := `{"uri":"/a","upstream":{"nodes":{"10.0.0.1:80":1}}}`
+	type answer struct {
+		status int
+		header http.Header
+		body   string
+		err    error // reading the body
+		took   time.Duration
+	}
+	try := func(t *testing.T, ctx context.Context, method, url, token, body string) (answer, error) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if token != "" {
+			req.Header.Set("X-API-KEY", token)
+		}
+		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			return answer{}, err
+		}
+		defer resp.Body.Close()
+		b, rerr := io.ReadAll(resp.Body)
+		return answer{status: resp.StatusCode, header: resp.Header, body: string(b), err: rerr, took: time.Since(start)}, nil
+	}
+	send := func(t *testing.T, ctx context.Context, method, url, token, body string) answer {
+		t.Helper()
+		a, err := try(t, ctx, method, url, token, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	tests := []struct {
+		name  string
+		args  []string
+		check func(t *testing.T, url string)
+	}{
+		{"--fault-503-rate", []string{"--fault-503-rate", "1"}, func(t *testing.T, url string) {
+			if a := send(t, t.Context(), "GET", url+"/apisix/admin/routes", tok, ""); a.status != 503 {
+				t.Errorf("status %d", a.status)
+			}
+		}},
+		{"--fault-429-rate", []string{"--fault-429-rate", "1"}, func(t *testing.T, url string) {
+			if a := send(t, t.Context(), "GET", url+"/apisix/admin/routes", tok, ""); a.status != 429 || a.header.Get("Retry-After") == "" {
+				t.Errorf("status %d, Retry-After %q", a.status, a.header.Get("Retry-After"))
+			}
+		}},
+		{"--fault-truncate-rate", []string{"--fault-truncate-rate", "1"}, func(t *testing.T, url string) {
+			if a := send(t, t.Context(), "GET", url+"/apisix/admin/routes", tok, ""); !errors.Is(a.err, io.ErrUnexpectedEOF) {
+				t.Errorf("status %d, read error %v", a.status, a.err)
+			}
+		}},
+		{"--fault-reset-rate", []string{"--fault-reset-rate", "1"}, func(t *testing.T, url string) {
+			if a := send(t, t.Context(), "GET", url+"/apisix/admin/routes", tok, ""); !errors.Is(a.err, syscall.ECONNRESET) {
+				t.Errorf("status %d, read error %v", a.status, a.err)
+			}
+		}},
+		{"--fault-hang-rate", []string{"--fault-hang-rate", "1"}, func(t *testing.T, url string) {
+			ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+			defer cancel()
+			if _, err := try(t, ctx, "GET", url+"/apisix/admin/routes", tok, ""); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("err %v, want the client's deadline", err)
+			}
+		}},
+		{"--fault-seed", []string{"--fault-503-rate", "0.5", "--fault-seed", "7"}, func(t *testing.T, url string) {
+			// Seed 7's first draws, as the emulator package computes them:
+			// the same flags must give the same sequence.
+			em, err := emulator.New(emulator.WithAdminToken(tok), emulator.WithFaults(emulator.Faults{Seed: 7, Unavailable: 0.5}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(em)
+			defer srv.Close()
+			defer em.Close()
+			for i := range 20 {
+				want := send(t, t.Context(), "GET", srv.URL+"/apisix/admin/routes", tok, "").status
+				if got := send(t, t.Context(), "GET", url+"/apisix/admin/routes", tok, "").status; got != want {
+					t.Fatalf("request %d: status %d, seed 7 gives %d", i, got, want)
+				}
+			}
+		}},
+		{"--latency", []string{"--latency", "60ms"}, func(t *testing.T, url string) {
+			if a := send(t, t.Context(), "GET", url+"/apisix/admin/routes", tok, ""); a.took < 60*time.Millisecond {
+				t.Errorf("answered in %v", a.took)
+			}
+		}},
+		{"--stream-mode", []string{"--stream-mode"}, func(t *testing.T, url string) {
+			if a := send(t, t.Context(), "GET", url+"/apisix/admin/stream_routes", tok, ""); a.status != 200 {
+				t.Errorf("status %d %s", a.status, a.body)
+			}
+		}},
+		{"--plugins", []string{"--plugins", "cors"}, func(t *testing.T, url string) {
+			body := `{"uri":"/a","plugins":{"key-auth":{}},"upstream":{"nodes":{"10.0.0.1:80":1}}}`
+			if a := send(t, t.Context(), "PUT", url+"/apisix/admin/routes/r1", tok, body); a.status != 400 || !strings.Contains(a.body, "unknown plugin [key-auth]") {
+				t.Errorf("status %d %s", a.status, a.body)
+			}
+		}},
+		{"--persist-defaults", []string{"--persist-defaults"}, func(t *testing.T, url string) {
+			if a := send(t, t.Context(), "PUT", url+"/apisix/admin/routes/r1", tok, route); !strings.Contains(a.body, `"priority":0`) {
+				t.Errorf("status %d %s", a.status, a.body)
+			}
+		}},
+		{"--apisix-version", []string{"--apisix-version", "3.13.0"}, func(t *testing.T, url string) {
+			a := send(t, t.Context(), "PUT", url+"/apisix/admin/routes/r1", tok, route)
+			if a.header.Get("Server") != "APISIX/3.13.0" || !strings.Contains(a.body, `"priority":0`) {
+				t.Errorf("Server %q, body %s", a.header.Get("Server"), a.body)
+			}
+		}},
+		{"--delete-check-lag", []string{"--delete-check-lag", "1h"}, func(t *testing.T, url string) {
+			send(t, t.Context(), "PUT", url+"/apisix/admin/upstreams/u1", tok, `{"nodes":{"10.0.0.1:80":1}}`)
+			send(t, t.Context(), "PUT", url+"/apisix/admin/routes/r1", tok, `{"uri":"/a","upstream_id":"u1"}`)
+			send(t, t.Context(), "DELETE", url+"/apisix/admin/routes/r1", tok, "")
+			if a := send(t, t.Context(), "DELETE", url+"/apisix/admin/upstreams/u1", tok, ""); a.status != 400 || !strings.Contains(a.body, "still using it now") {
+				t.Errorf("status %d %s", a.status, a.body)
+			}
+		}},
+		{"--no-auth", []string{"--no-auth"}, func(t *testing.T, url string) {
+			if a := send(t, t.Context(), "GET", url+"/apisix/admin/routes", "", ""); a.status != 200 {
+				t.Errorf("status %d %s", a.status, a.body)
+			}
+		}},
+		{"--viewer-token", []string{"--viewer-token", "viewer-flag-canary"}, func(t *testing.T, url string) {
+			if a := send(t, t.Context(), "GET", url+"/apisix/admin/routes", "viewer-flag-canary", ""); a.status != 200 {
+				t.Errorf("viewer GET: status %d", a.status)
+			}
+			if a := send(t, t.Context(), "PUT", url+"/apisix/admin/routes/r1", "viewer-flag-canary", route); a.status != 401 {
+				t.Errorf("viewer PUT: status %d", a.status)
+			}
+		}},
+		{"--backend api7ee --gateway-group --api7-version", []string{"--backend", "api7ee", "--gateway-group", "default", "--gateway-group", "prod", "--api7-version", "3.9.1"}, func(t *testing.T, url string) {
+			if a := send(t, t.Context(), "GET", url+"/api/version", tok, ""); !strings.Contains(a.body, `"3.9.1"`) {
+				t.Errorf("version %s", a.body)
+			}
+			if a := send(t, t.Context(), "GET", url+"/api/gateway_groups", tok, ""); !strings.Contains(a.body, `"total":2`) {
+				t.Errorf("gateway groups %s", a.body)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			url, stop, stderr := startEmulator(t, nil, append([]string{"--token", tok, "--shutdown-timeout", "2s"}, tt.args...)...)
+			tt.check(t, url)
+			if code := stop(); code != 0 {
+				t.Errorf("exit %d: %s", code, stderr)
+			}
+			if strings.Contains(stderr.String(), "canary") {
+				t.Errorf("a token in the log: %s", stderr)
 			}
 		})
 	}

@@ -76,7 +76,9 @@ func (e *APIError) Throttled() bool { return e.StatusCode == http.StatusTooManyR
 // object still uses ("… is still using it now"). Its delete checks read a
 // cache that lags behind writes, so a retry shortly after may succeed.
 func (e *APIError) StillReferenced() bool {
-	return e.StatusCode == http.StatusBadRequest && strings.Contains(e.Message, "is still using it now")
+	// "… is still using it now", or for a stream route another names as
+	// its superior, "… is still using it as superior_id" in some versions.
+	return e.StatusCode == http.StatusBadRequest && strings.Contains(e.Message, "is still using it")
 }
 
 // RequestError is a request that got no HTTP answer: the connection failed,

@@ -25,6 +25,7 @@ func TestAPIError(t *testing.T) {
 		{"429", &APIError{StatusCode: 429}, false, false, true, false, true},
 		{"503", &APIError{StatusCode: 503}, false, false, true, false, false},
 		{"still used", &APIError{StatusCode: 400, Message: "can not delete this service directly, route [1] is still using it now"}, false, false, false, true, false},
+		{"still used as superior", &APIError{StatusCode: 400, Message: "can not delete this stream route directly, stream route [2] is still using it as superior_id"}, false, false, false, true, false},
 		{"400", &APIError{StatusCode: 400, Message: "unknown plugin [x]"}, false, false, false, false, false},
 	}
 	for _, tt := range tests {

@@ -1,10 +1,16 @@
 package git
 
 import (
+	"context"
 	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // secretForms are the ways a credential could show: as written, URL-
@@ -89,5 +95,83 @@ func TestRedact(t *testing.T) {
 		if got := Redact(tt.in); got != tt.want {
 			t.Errorf("Redact(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestRedirectDropsCredentials (reliability A2): a server that redirects
+// the reference advertisement to another origin (another host or port, as
+// a compromised or misconfigured front end would) never receives the token
+// or password: the credentials stay with the origin they were given for,
+// on the advertisement and on the pack request that follows it.
+func TestRedirectDropsCredentials(t *testing.T) {
+	t.Parallel()
+	const user, secret = "alice", "CANARYredir61"
+	root := t.TempDir()
+	repo := newTestRepo(t, root, "redirected")
+	repo.commitFiles("one", map[string]string{"a.yaml": "a: 1\n"})
+
+	// The other origin serves the repository to anyone, and records every
+	// header it is sent.
+	anon := newHTTPServer(t, root, false)
+	var mu sync.Mutex
+	var seen []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		mu.Lock()
+		for name, vs := range req.Header {
+			seen = append(seen, name+": "+strings.Join(vs, ","))
+		}
+		if req.URL.User != nil {
+			seen = append(seen, "userinfo: "+req.URL.User.String())
+		}
+		mu.Unlock()
+		anon.Config.Handler.ServeHTTP(w, req)
+	}))
+	t.Cleanup(other.Close)
+
+	// The origin checks the credentials, then sends everything elsewhere.
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		u, p, basic := req.BasicAuth()
+		if req.Header.Get("Authorization") != "Bearer "+secret && !(basic && u == user && p == secret) {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		http.Redirect(w, req, other.URL+req.URL.RequestURI(), http.StatusFound)
+	}))
+	t.Cleanup(origin.Close)
+
+	dir := t.TempDir()
+	secretFile := writeFile(t, filepath.Join(dir, "secret"), secret+"\n")
+	for name, auth := range map[string]Auth{
+		"bearer token": {TokenFile: secretFile},
+		"basic":        {Username: user, PasswordFile: secretFile},
+	} {
+		t.Run(name, func(t *testing.T) {
+			mu.Lock()
+			seen = nil
+			mu.Unlock()
+			src := newSource(t, Options{URL: origin.URL + "/" + repo.name, Auth: auth})
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			r, err := src.Fetch(ctx)
+			if err != nil {
+				// Refusing the redirect would be as safe; following it must
+				// not take the credentials along.
+				t.Logf("fetch: %v", err)
+			} else if fsFiles(t, r)["a.yaml"] != "a: 1\n" {
+				t.Errorf("files %v", fsFiles(t, r))
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(seen) == 0 {
+				t.Fatal("the redirect was not followed: the test proves nothing")
+			}
+			for _, h := range seen {
+				for _, f := range secretForms(user, secret) {
+					if strings.Contains(h, f) {
+						t.Errorf("the other origin was sent %s", h)
+					}
+				}
+			}
+		})
 	}
 }

@@ -1,13 +1,14 @@
 package git
 
 import (
-	"errors"
+	"bytes"
+	"compress/zlib"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/go-git/go-git/v5/plumbing"
 )
 
 // TestRefs resolves every form of ref against a real repository.
@@ -158,29 +159,133 @@ func TestInclude(t *testing.T) {
 	}
 }
 
-// TestDamagedCacheHeals: an object missing from the cache fails one fetch
-// and empties the cache, so that the next fetch starts afresh.
+// TestDamagedCacheHeals: a cache damaged on disk (between processes) is
+// detected, emptied and fetched afresh by the same Fetch, which returns the
+// commit's files whole; a damaged object is never read, so a tree that lost
+// entries never becomes a desired state missing resources.
 func TestDamagedCacheHeals(t *testing.T) {
 	t.Parallel()
-	root := t.TempDir()
-	repo := newTestRepo(t, root, "damaged")
-	repo.commitFiles("one", map[string]string{"a.yaml": "a: 1\n", "b.yaml": "b: 1\n"})
-	src := newSource(t, Options{URL: repo.fileURL()})
-	mustFetch(t, src)
-	repo.commitFiles("two", map[string]string{"b.yaml": "b: 2\n"})
-	mustFetch(t, src) // the new blob arrives in a thin pack, stored loose
-	blob := repo.bareGit("rev-parse", "HEAD:b.yaml")
-	loose := filepath.Join(src.opts.CacheDir, "objects", blob[:2], blob[2:])
-	if err := os.Remove(loose); err != nil {
-		t.Fatalf("the incremental blob is not a loose object: %v", err)
+	forEach := func(dir, glob string, f func(p string, b []byte) []byte) {
+		paths, _ := filepath.Glob(filepath.Join(dir, glob))
+		if len(paths) == 0 {
+			t.Fatalf("no %s in the cache", glob)
+		}
+		for _, p := range paths {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = os.Chmod(p, 0o600)
+			if err := os.WriteFile(p, f(p, b), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	cold := newSource(t, Options{URL: repo.fileURL(), CacheDir: src.opts.CacheDir})
-	e := fetchErr(t, cold, ErrUnavailable)
-	if !errors.Is(e, plumbing.ErrObjectNotFound) {
-		t.Errorf("%v", e)
+	loose := func(dir, hash string) string { return filepath.Join(dir, "objects", hash[:2], hash[2:]) }
+	cases := []struct {
+		name string
+		// damage damages the cache after the second fetch, which stored
+		// the second commit's blob and trees as loose objects.
+		damage func(t *testing.T, repo *testRepo, dir string)
+	}{
+		{"loose object removed", func(t *testing.T, repo *testRepo, dir string) {
+			if err := os.Remove(loose(dir, repo.bareGit("rev-parse", "HEAD:b.yaml"))); err != nil {
+				t.Fatalf("the incremental blob is not a loose object: %v", err)
+			}
+		}},
+		{"loose objects garbled", func(t *testing.T, repo *testRepo, dir string) {
+			forEach(dir, "objects/??/*", func(string, []byte) []byte { return []byte("garbage") })
+		}},
+		{"loose objects emptied", func(t *testing.T, repo *testRepo, dir string) {
+			forEach(dir, "objects/??/*", func(string, []byte) []byte { return nil })
+		}},
+		{"tree lost an entry", func(t *testing.T, repo *testRepo, dir string) {
+			// A well-formed object whose content no longer matches its
+			// name: the root tree with b.yaml gone.
+			tree := repo.bareGit("rev-parse", "HEAD^{tree}")
+			raw := catFile(t, repo.bare, "tree", tree)
+			first := raw[:bytes.IndexByte(raw, 0)+21]
+			var buf bytes.Buffer
+			zw := zlib.NewWriter(&buf)
+			fmt.Fprintf(zw, "tree %d\x00%s", len(first), first)
+			_ = zw.Close()
+			p := loose(dir, tree)
+			if _, err := os.Stat(p); err != nil {
+				t.Fatalf("the new tree is not a loose object: %v", err)
+			}
+			_ = os.Chmod(p, 0o600)
+			if err := os.WriteFile(p, buf.Bytes(), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"pack truncated", func(t *testing.T, repo *testRepo, dir string) {
+			forEach(dir, "objects/pack/*.pack", func(_ string, b []byte) []byte { return b[:len(b)/2] })
+		}},
+		{"pack zeroed", func(t *testing.T, repo *testRepo, dir string) {
+			forEach(dir, "objects/pack/*.pack", func(_ string, b []byte) []byte { return make([]byte, len(b)) })
+		}},
+		{"pack index removed", func(t *testing.T, repo *testRepo, dir string) {
+			paths, _ := filepath.Glob(filepath.Join(dir, "objects/pack/*.idx"))
+			for _, p := range paths {
+				if err := os.Remove(p); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+		{"pack index garbled", func(t *testing.T, repo *testRepo, dir string) {
+			forEach(dir, "objects/pack/*.idx", func(_ string, b []byte) []byte {
+				for i := 8; i < len(b); i++ {
+					b[i] = byte(i)
+				}
+				return b
+			})
+		}},
+		{"pack index emptied", func(t *testing.T, repo *testRepo, dir string) {
+			forEach(dir, "objects/pack/*.idx", func(string, []byte) []byte { return nil })
+		}},
 	}
-	r := mustFetch(t, cold)
-	if fsFiles(t, r)["b.yaml"] != "b: 2\n" || r.Stats.PackRequests != 1 {
-		t.Errorf("after the reset: files %v stats %+v", fsFiles(t, r), r.Stats)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			root := t.TempDir()
+			repo := newTestRepo(t, root, "damaged")
+			repo.commitFiles("one", map[string]string{"a.yaml": "a: 1\n", "b.yaml": "b: 1\n"})
+			src := newSource(t, Options{URL: repo.fileURL()})
+			mustFetch(t, src)
+			repo.commitFiles("two", map[string]string{"b.yaml": "b: 2\n"})
+			mustFetch(t, src) // the new objects arrive in a thin pack, stored loose
+			tc.damage(t, repo, src.opts.CacheDir)
+
+			log, logs := observed()
+			cold := newSource(t, Options{URL: repo.fileURL(), CacheDir: src.opts.CacheDir, Logger: log})
+			r := mustFetch(t, cold)
+			if got := fsFiles(t, r); len(got) != 2 || got["a.yaml"] != "a: 1\n" || got["b.yaml"] != "b: 2\n" {
+				t.Errorf("files %v", got)
+			}
+			if r.Stats.PackRequests == 0 || !strings.Contains(logText(logs), "git cache damaged") {
+				t.Errorf("the damage went unnoticed: stats %+v, log %s", r.Stats, logText(logs))
+			}
+			if r.Previous != r.Commit.Hash {
+				t.Errorf("previous %s, want the last good commit %s kept across the reset", r.Previous, r.Commit.Hash)
+			}
+			// The cache is whole again: the next process reads it without
+			// a pack.
+			again := mustFetch(t, newSource(t, Options{URL: repo.fileURL(), CacheDir: src.opts.CacheDir}))
+			if again.Stats.PackRequests != 0 {
+				t.Errorf("after the refetch: stats %+v", again.Stats)
+			}
+		})
 	}
+}
+
+// catFile returns an object's raw content from the git CLI.
+func catFile(t *testing.T, dir, typ, hash string) []byte {
+	t.Helper()
+	cmd := exec.Command("git", "cat-file", typ, hash)
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("git cat-file %s %s: %v", typ, hash, err)
+	}
+	return out
 }

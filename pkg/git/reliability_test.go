@@ -364,6 +364,9 @@ func TestG3ForcePush(t *testing.T) {
 	if !strings.Contains(logText(logs), "history rewritten") {
 		t.Errorf("no log line for the rewrite:\n%s", logText(logs))
 	}
+	if strings.Contains(logText(logs), "cache damaged") {
+		t.Errorf("deepening the history to check ancestry damaged the cache:\n%s", logText(logs))
+	}
 	amended := r.Commit.Hash
 	// The rewrite is reported once, by the fetch that found the ref
 	// moved: polls of the same tip are plain no-change polls.

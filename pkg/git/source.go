@@ -3,8 +3,11 @@
 // an in-memory fs.FS that the model's loader consumes.
 //
 // A Source keeps a shallow, single-ref object store in a cache directory and
-// updates it incrementally. Each Fetch first asks the server for its
-// references; when the ref has not moved, nothing else is transferred. The
+// updates it incrementally. Every object read from the store is checked
+// against its hash: a damaged store (an object missing, truncated, garbled
+// or altered) is emptied and fetched afresh by the same Fetch, never read.
+// Each Fetch first asks the server for its references; when the ref has not
+// moved, nothing else is transferred. The
 // files under the configured path are checked before anything is read:
 // symlinks, submodules and crafted names are refused, and blob sizes are
 // checked from the object headers against the limits. A missing path, a
@@ -279,6 +282,20 @@ func (s *Source) Fetch(ctx context.Context) (Result, error) {
 	defer cancel()
 	var ws wireStats
 	res, err := s.fetch(ctx, &ws)
+	var dmg *damagedError
+	if errors.As(err, &dmg) {
+		// The cache could not give back an object it holds or should
+		// hold; it is empty now. Fetch afresh once rather than fail every
+		// poll until a restart, or read a damaged tree.
+		s.log.Warn("git cache damaged: emptied it and fetching afresh",
+			zap.String("url", s.remote.String()), zap.Error(dmg.err))
+		if ctx.Err() == nil {
+			res, err = s.fetch(ctx, &ws)
+		}
+		if errors.As(err, &dmg) {
+			err = dmg.err
+		}
+	}
 	stats := Stats{
 		Advertisements: int(ws.advertisements.Load()),
 		PackRequests:   int(ws.packRequests.Load()),
@@ -400,22 +417,34 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 				return Result{}, err
 			}
 			if err := s.fetchCommit(ctx, *d, sess, ar, c, tgt.hash, haves); err != nil {
-				return Result{}, err
+				return Result{}, s.damaged(c, err)
 			}
 		} else if err := fetchPack(ctx, sess, ar, c, []plumbing.Hash{tgt.hash}, 1, haves); err != nil {
-			return Result{}, err
+			return Result{}, s.damaged(c, err)
 		}
 	}
 	closeSession()
 
-	commit, tag, err := peel(c.store, tgt.hash)
+	// What the commit says is read through hash checks: a damaged cache
+	// is refetched, never read. (Wrapped at each use: a fetch reopens
+	// c.store.)
+	commit, tag, err := peel(verifiedStore{c.store}, tgt.hash)
 	if err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			// Not a ref to something other than a commit: the store
+			// failed to read or decode an object it said it has.
+			err = &Error{Op: "read cache", Class: ErrUnavailable, Err: err}
+		}
 		return Result{}, s.damaged(c, err)
 	}
 	var signed []signedObject
 	if s.opts.Verify.Mode != VerifyOff {
-		if signed, err = s.signedObjects(c.store, tgt, commit, tag); err != nil {
-			return Result{}, s.damaged(c, &Error{Op: "verify", Class: ErrVerification, Err: err})
+		if signed, err = s.signedObjects(verifiedStore{c.store}, tgt, commit, tag); err != nil {
+			if isDamage(err) {
+				return Result{}, s.damaged(c, err)
+			}
+			return Result{}, &Error{Op: "verify", Class: ErrVerification, Err: err}
 		}
 	}
 	sigs, err := s.verify(signed)
@@ -449,7 +478,7 @@ func (s *Source) fetch(ctx context.Context, ws *wireStats) (Result, error) {
 	if s.last != nil {
 		known = s.last.Files.(*treeFS).blobs
 	}
-	files, err := readTree(c.store, commit, s.path, s.limits, known, s.opts.Include)
+	files, err := readTree(verifiedStore{c.store}, commit, s.path, s.limits, known, s.opts.Include)
 	if err != nil {
 		return Result{}, s.damaged(c, err)
 	}
@@ -505,21 +534,43 @@ func (s *Source) unchanged() (Result, error) {
 	return r, nil
 }
 
-// damaged empties the store when err says an object it should hold is
-// missing (a damaged cache), so that the next fetch starts afresh instead
-// of failing the same way forever. It returns err.
+// damagedError marks an error that found the cache damaged and emptied it:
+// Fetch then fetches afresh once.
+type damagedError struct{ err error }
+
+func (e *damagedError) Error() string { return e.err.Error() }
+func (e *damagedError) Unwrap() error { return e.err }
+
+// isDamage reports whether err says the store could not give back an
+// object it holds or should hold: missing, unreadable (a truncated or
+// garbled pack, index or loose object), or of the wrong size or hash.
+// Refusals of what the commit holds (unsafe entries, sizes over a limit, a
+// missing path, a bad signature) are not damage.
+func isDamage(err error) bool {
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		return true
+	}
+	var e *Error
+	return errors.As(err, &e) && errors.Is(e.Class, ErrUnavailable) &&
+		(e.Op == "read tree" || e.Op == "read cache")
+}
+
+// damaged empties the store when err says it is damaged (see isDamage), so
+// that the fetch starts afresh instead of failing the same way forever or
+// reading a damaged tree. It returns err, marked when the store was
+// emptied.
 func (s *Source) damaged(c *cache, err error) error {
-	if !errors.Is(err, plumbing.ErrObjectNotFound) {
+	if !isDamage(err) {
 		return err
 	}
 	if s.mem != nil {
 		s.mem = memory.NewStorage()
-		return err
+		return &damagedError{err}
 	}
 	if rerr := c.reset(); rerr != nil {
 		return errors.Join(err, rerr)
 	}
-	return err
+	return &damagedError{err}
 }
 
 func (s *Source) openCache() (*cache, error) {
@@ -581,7 +632,10 @@ func fetchPack(ctx context.Context, sess session, ar *packp.AdvRefs, c *cache, w
 	}
 	for _, want := range wants {
 		if !hasObject(c.store, want) {
-			return fmt.Errorf("server did not send %s", want)
+			// The pack was stored, yet the object cannot be read: a
+			// damaged object already in the store (the pack skips what we
+			// have), or a server that did not send it.
+			return &Error{Op: "read cache", Class: ErrUnavailable, Err: fmt.Errorf("%s is not readable from the cache after the fetch (damaged cache, or the server did not send it)", want)}
 		}
 	}
 	return nil
@@ -727,7 +781,7 @@ func (s *Source) signedObjects(st storer.EncodedObjectStorer, tgt target, c *obj
 		}
 		raw, err := rawObject(st, tag.Hash)
 		if err != nil {
-			return nil, err
+			return nil, &Error{Op: "read cache", Class: ErrUnavailable, Err: err}
 		}
 		payload, sig, err := splitTagSignature(raw)
 		if err != nil {
@@ -738,7 +792,7 @@ func (s *Source) signedObjects(st storer.EncodedObjectStorer, tgt target, c *obj
 	if mode.head() {
 		raw, err := rawObject(st, c.Hash)
 		if err != nil {
-			return nil, err
+			return nil, &Error{Op: "read cache", Class: ErrUnavailable, Err: err}
 		}
 		payload, sig, err := splitCommitSignature(raw)
 		if err != nil {
@@ -780,7 +834,7 @@ var probeDepths = [...]int{16, 128, 1024}
 // it deepens the history from the server a few times.
 func (s *Source) isAncestor(ctx context.Context, d dialer, c *cache, tgt target, old, new plumbing.Hash) (bool, error) {
 	for i := 0; ; i++ {
-		found, complete := walkAncestry(c.store, old, new)
+		found, complete := walkAncestry(verifiedStore{c.store}, old, new)
 		if found {
 			return true, nil
 		}

@@ -299,6 +299,10 @@ func readBlob(s storer.EncodedObjectStorer, r blobRef) ([]byte, error) {
 	if err != nil {
 		return nil, &Error{Op: "read tree", Class: ErrUnavailable, Path: r.full, Err: fmt.Errorf("blob %s: %w", r.hash, err)}
 	}
+	if h, ok := obj.(*heldObject); ok && h.Size() == r.size {
+		// Read and checked against its hash already.
+		return h.content, nil
+	}
 	if obj.Size() != r.size {
 		return nil, &Error{Op: "read tree", Class: ErrUnavailable, Path: r.full,
 			Err: fmt.Errorf("blob %s: size %d, header said %d", r.hash, obj.Size(), r.size)}

@@ -191,7 +191,9 @@ func (g *gw) dispatch(r *http.Request, segs []string, body []byte) response {
 		return g.pluginsList(r)
 	case res == "schema" && len(segs) >= 2 && segs[1] == "validate" && r.Method == http.MethodPost:
 		return g.schemaValidate(segs[2:], body)
-	case res == "configs" && len(segs) == 2 && segs[1] == "validate" && r.Method == http.MethodPost:
+	case res == "configs" && len(segs) == 2 && segs[1] == "validate" && r.Method == http.MethodPost && !g.e.ver.less(version{3, 17, 0}):
+		// Before 3.17 (3.15 in standalone mode only) there is no such
+		// endpoint: "configs" is an unknown resource, answered below.
 		return g.configsValidate(body)
 	case res == "plugins" && len(segs) == 2 && segs[1] == "reload" && r.Method == http.MethodPut:
 		return response{status: 200, body: "done", raw: true}
@@ -493,7 +495,7 @@ func (g *gw) listCol(col, prefix string, args url.Values, keep func(*object) boo
 	if perr != nil {
 		return fromErr(perr)
 	}
-	f, err := newListFilter(args, col)
+	f, err := newListFilter(args, col, !g.e.ver.less(version{3, 13, 0}))
 	if err != nil {
 		return fromErr(err)
 	}
@@ -628,7 +630,9 @@ type listFilter struct {
 	badPatterns bool
 }
 
-func newListFilter(args url.Values, col string) (listFilter, *apiErr) {
+// refFilter is false before APISIX 3.13, which had no filter= argument
+// (it was ignored like any unknown query argument).
+func newListFilter(args url.Values, col string, refFilter bool) (listFilter, *apiErr) {
 	var f listFilter
 	if args.Has("name") {
 		f.hasName = true
@@ -642,7 +646,7 @@ func newListFilter(args url.Values, col string) (listFilter, *apiErr) {
 		f.hasLabel = true
 		f.label = args.Get("label")
 	}
-	if args.Has("filter") && (col == "routes" || col == "stream_routes") {
+	if refFilter && args.Has("filter") && (col == "routes" || col == "stream_routes") {
 		q, _ := url.ParseQuery(args.Get("filter"))
 		for k := range q {
 			if k == "service_id" || k == "upstream_id" {
@@ -726,11 +730,11 @@ func checkForbidden(conf map[string]any) *apiErr {
 	return nil
 }
 
-// present reports whether a key holds a value Lua would see (JSON null is
-// cjson.null, which is truthy).
+// present reports whether a key holds a value Lua's `if conf[k]` sees as
+// true: JSON null is cjson.null, which is truthy; JSON false is not.
 func present(m map[string]any, k string) bool {
-	_, ok := m[k]
-	return ok
+	v, ok := m[k]
+	return ok && v != false
 }
 
 // luaCrash is the answer when APISIX's handler dies on a body that is not
@@ -1036,7 +1040,7 @@ func (g *gw) del(rs *resource, col, id string, args url.Values) response {
 // the upstream ("plugin in route [r]") or its upstream_id ("route [r]");
 // then stream routes' upstream_id; then the traffic-split plugins of plugin
 // configs, consumers, consumer groups and global rules.
-func (g *gw) upstreamDeleteCheck(id string, first func(string) (string, bool)) *apiErr {
+func (g *gw) upstreamDeleteCheck(id string) *apiErr {
 	direct := g.st.referrers("upstreams/"+id, g.now)
 	viaPlugin := g.st.referrers(pluginRefPrefix+"upstreams/"+id, g.now)
 	name := func(ref string) string {
@@ -1074,9 +1078,11 @@ func (g *gw) upstreamDeleteCheck(id string, first func(string) (string, bool)) *
 		}
 		return bad("can not delete this upstream, " + c.kind + " [" + name(all[0]) + "] is still using it now")
 	}
-	if r, ok := first("stream_routes"); ok {
-		return bad("can not delete this upstream, stream_route [" + r + "] is still using it now")
-	}
+	// Stream routes are not checked: APISIX's upstream delete_checker looks
+	// at routes, services and the plugins of plugin configs, consumers,
+	// consumer groups and global rules only (reference §1.3), so deleting an
+	// upstream a stream route names succeeds and leaves the reference
+	// dangling.
 	for _, c := range []struct{ col, kind string }{
 		{"plugin_configs", "plugin_config"}, {"consumers", "consumer"}, {"consumer_groups", "consumer_group"}, {"global_rules", "global_rules"},
 	} {
@@ -1130,7 +1136,7 @@ func (g *gw) deleteCheck(col, id string) *apiErr {
 			return bad("can not delete this service directly, stream_route [" + r + "] is still using it now")
 		}
 	case "upstreams":
-		return g.upstreamDeleteCheck(id, first)
+		return g.upstreamDeleteCheck(id)
 	case "plugin_configs":
 		if r, ok := first("routes"); ok {
 			return bad("can not delete this plugin config, route [" + r + "] is still using it now")

@@ -3,6 +3,7 @@ package emulator
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -366,4 +367,48 @@ func TestTTLLeases(t *testing.T) {
 	clock.Advance(time.Second)
 	h.call("GET", "/apisix/admin/routes/r1", adminKey, nil).mustStatus(t, 404)
 	h.call("GET", "/apisix/admin/routes/r2", adminKey, nil).mustStatus(t, 200)
+}
+
+// TestAPISIXTokenRotation: a rotated, revoked or expired key stops working
+// on the very next request, on the same keep-alive connection, with
+// APISIX's exact 401; the other keys are untouched.
+func TestAPISIXTokenRotation(t *testing.T) {
+	clock := newFakeClock()
+	h := newHarness(t, WithAdminToken(adminKey), WithViewerToken(viewerKey), WithClock(clock.Now))
+	const wrong = `{"description":"wrong apikey","error_msg":"failed to check token"}` + "\n"
+	steps := []struct {
+		name   string
+		do     func() error
+		token  string
+		status int
+		body   string
+	}{
+		{"the admin key works", func() error { return nil }, adminKey, 200, ""},
+		{"rotated: the old key fails at once", func() error { return h.em.RotateToken(TokenNameAdmin, "rotated-admin-canary") }, adminKey, 401, wrong},
+		{"rotated: the new key works", func() error { return nil }, "rotated-admin-canary", 200, ""},
+		{"the viewer key is untouched", func() error { return nil }, viewerKey, 200, ""},
+		{"expired now: fails", func() error { return h.em.ExpireToken(TokenNameAdmin, clock.Now()) }, "rotated-admin-canary", 401, wrong},
+		{"expiry lifted: works", func() error { return h.em.ExpireToken(TokenNameAdmin, time.Time{}) }, "rotated-admin-canary", 200, ""},
+		{"revoked: fails", func() error { return h.em.RevokeToken(TokenNameAdmin) }, "rotated-admin-canary", 401, wrong},
+		{"rotating a revoked key is an error", func() error {
+			if h.em.RotateToken(TokenNameAdmin, "x") == nil {
+				return errors.New("accepted")
+			}
+			return nil
+		}, viewerKey, 200, ""},
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		r := h.call("GET", "/apisix/admin/routes", s.token, nil)
+		if r.status != s.status || (s.body != "" && r.raw != s.body) {
+			t.Errorf("%s: %d %q, want %d %q", s.name, r.status, r.raw, s.status, s.body)
+		}
+	}
+	for _, rq := range h.em.Requests() {
+		if strings.Contains(rq.Token, "canary") {
+			t.Errorf("the request log holds a key: %+v", rq)
+		}
+	}
 }

@@ -460,7 +460,68 @@ func compareWith(exp, act []transcriptStep, looseIndex bool) []string {
 		}
 	}
 	problems = append(problems, indexInvariants(act)...)
+	problems = append(problems, timeInvariants(act)...)
 	return problems
+}
+
+// timeInvariants are the README's stricter timestamp checks, which the
+// <TIME> normalisation cannot see: per key, create_time is kept by
+// PUT-replace and PATCH (unless the request itself sets it) and update_time
+// >= create_time. (Whether update_time moved cannot be compared: the real
+// server's clock crossed seconds between steps that did not sleep.)
+func timeInvariants(act []transcriptStep) []string {
+	type kv struct {
+		key string
+		v   map[string]any
+	}
+	items := func(b any) []kv {
+		m, _ := b.(map[string]any)
+		var out []kv
+		if v, ok := m["value"].(map[string]any); ok {
+			k, _ := m["key"].(string)
+			out = append(out, kv{k, v})
+		}
+		if l, ok := m["list"].([]any); ok {
+			for _, x := range l {
+				it, _ := x.(map[string]any)
+				if v, ok := it["value"].(map[string]any); ok {
+					k, _ := it["key"].(string)
+					out = append(out, kv{k, v})
+				}
+			}
+		}
+		return out
+	}
+	created := map[string]float64{}
+	var out []string
+	for _, s := range act {
+		if s.Response.Status >= 300 {
+			continue
+		}
+		if s.Request.Method == "DELETE" {
+			if k, ok := s.Response.Body.(map[string]any)["key"].(string); ok {
+				delete(created, k) // it may come back with a new create_time
+			}
+			continue
+		}
+		setsTime := false
+		walkKV(s.Request.Body, func(k string, _ any) { setsTime = setsTime || k == "create_time" || k == "update_time" })
+		for _, it := range items(s.Response.Body) {
+			ct, ok1 := num(it.v["create_time"])
+			ut, ok2 := num(it.v["update_time"])
+			if !ok1 || !ok2 || it.key == "" {
+				continue
+			}
+			if ut < ct && !setsTime {
+				out = append(out, fmt.Sprintf("step %d: %s update_time %v < create_time %v", s.Step, it.key, ut, ct))
+			}
+			if prev, ok := created[it.key]; ok && prev != ct && !setsTime {
+				out = append(out, fmt.Sprintf("step %d: %s create_time changed %v -> %v", s.Step, it.key, prev, ct))
+			}
+			created[it.key] = ct
+		}
+	}
+	return out
 }
 
 func diffValues(a, b any, path string) []string {
@@ -709,6 +770,14 @@ func TestCompareDetectsDifferences(t *testing.T) {
 		{"index order", func(s []transcriptStep) {
 			s[13].Response.Body.(map[string]any)["list"].([]any)[0].(map[string]any)["createdIndex"] = json.Number("9999")
 		}},
+		{"create_time not kept", func(s []transcriptStep) {
+			// the service as listed at step 27 claims another create_time than at its PUT
+			at(s[26].Response.Body, "list", 0, "value").(map[string]any)["create_time"] = json.Number("1")
+		}},
+		{"update_time before create_time", func(s []transcriptStep) {
+			v := at(s[0].Response.Body, "value").(map[string]any)
+			v["update_time"] = json.Number("1")
+		}},
 		{"a value", func(s []transcriptStep) {
 			s[0].Response.Body.(map[string]any)["value"].(map[string]any)["name"] = "other"
 		}},
@@ -724,10 +793,98 @@ func TestCompareDetectsDifferences(t *testing.T) {
 	}
 	t.Run("volatile values are not differences", func(t *testing.T) {
 		act := clone()
-		v := act[0].Response.Body.(map[string]any)["value"].(map[string]any)
-		v["create_time"], v["update_time"] = json.Number("1"), json.Number("2")
+		// Another clock: every timestamp an hour later than recorded.
+		for _, s := range act {
+			walkMaps(s.Response.Body, func(m map[string]any) {
+				for _, k := range []string{"create_time", "update_time"} {
+					if f, ok := num(m[k]); ok {
+						m[k] = json.Number(formatNumber(f + 3600))
+					}
+				}
+			})
+		}
 		if got := compareTranscripts(base, act); len(got) != 0 {
 			t.Errorf("timestamps compared literally: %v", got)
 		}
 	})
+}
+
+// TestConformanceCoversTheCorpus keeps TestConformance honest about what it
+// replays: every transcript has its scenario (and the reverse), each
+// scenario has as many steps as its transcript has lines, and the totals are
+// the corpus READMEs' (289 steps from 3.18, 57 from 3.13). A scenario file
+// lost from testdata, or a transcript without a scenario, fails here.
+func TestConformanceCoversTheCorpus(t *testing.T) {
+	for _, c := range []struct {
+		dir   string
+		files int
+		steps int
+	}{
+		{"apisix-3.18", 12, 289},
+		{"apisix-3.13", 3, 57},
+	} {
+		t.Run(c.dir, func(t *testing.T) {
+			base := filepath.Join("testdata", "conformance", c.dir)
+			names := func(sub, suffix string) map[string]bool {
+				files, err := filepath.Glob(filepath.Join(base, sub, "*"+suffix))
+				if err != nil {
+					t.Fatal(err)
+				}
+				out := map[string]bool{}
+				for _, f := range files {
+					out[strings.TrimSuffix(filepath.Base(f), suffix)] = true
+				}
+				return out
+			}
+			scen, trans := names("scenarios", ".scenario.json"), names("transcripts", ".jsonl")
+			for n := range trans {
+				if !scen[n] {
+					t.Errorf("transcript %s has no scenario: it would never be replayed", n)
+				}
+			}
+			total := 0
+			for n := range scen {
+				if !trans[n] {
+					t.Errorf("scenario %s has no transcript", n)
+					continue
+				}
+				raw, err := os.ReadFile(filepath.Join(base, "scenarios", n+".scenario.json"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var sc scenario
+				if err := json.Unmarshal(raw, &sc); err != nil {
+					t.Fatal(err)
+				}
+				tr := loadTranscript(t, filepath.Join(base, "transcripts", n+".jsonl"))
+				if len(sc.Steps) != len(tr) {
+					t.Errorf("%s: %d steps, %d transcript lines", n, len(sc.Steps), len(tr))
+				}
+				for i, s := range tr {
+					if s.Step != i+1 {
+						t.Errorf("%s: line %d is step %d", n, i+1, s.Step)
+						break
+					}
+				}
+				total += len(tr)
+			}
+			if len(scen) != c.files || total != c.steps {
+				t.Errorf("%d scenarios with %d steps, the README has %d with %d", len(scen), total, c.files, c.steps)
+			}
+		})
+	}
+}
+
+func walkMaps(v any, fn func(map[string]any)) {
+	switch x := v.(type) {
+	case map[string]any:
+		fn(x)
+		for _, e := range x {
+			walkMaps(e, fn)
+		}
+	case []any:
+		for _, e := range x {
+			walkMaps(e, fn)
+		}
+	}
 }

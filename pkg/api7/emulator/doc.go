@@ -25,7 +25,10 @@
 //     (an auth plugin's consumer schema's in consumers and credentials),
 //     name length 100 before 3.15 (256 after), one plugin per global rule
 //     from 3.15, duplicate auth keys refused from 3.18, "-" in usernames
-//     from 3.13.
+//     and the filter= list argument from 3.13 (ignored before), POST
+//     /configs/validate from 3.17 (before: 404 "Unsupported resource type:
+//     configs", inferred from the admin router). Not gated: the credentials
+//     API (3.11) and the 401 body's description (3.11).
 //   - WithPlugins(names...): the enabled plugins (default DefaultPlugins(),
 //     the five of the recorded build). Others answer "unknown plugin [x]".
 //   - WithStreamMode(): stream routes on (else every stream_routes request

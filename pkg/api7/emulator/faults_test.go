@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -403,6 +404,70 @@ func TestRequestLogKeepsTheMostRecent(t *testing.T) {
 		}
 		if c := h.em.Counters(); c.Requests != 5 {
 			t.Errorf("size %d: %d requests counted, want 5", tt.size, c.Requests)
+		}
+	}
+}
+
+// TestFaultMixIsSeeded: with every kind of answer fault at a partial rate,
+// each kind happens about as often as configured, the same seed gives the
+// same sequence, the client sees each fault as configured, and a write is
+// applied exactly when the fault lets the handler run (truncate, reset) and
+// never when it answers instead (503, 429).
+func TestFaultMixIsSeeded(t *testing.T) {
+	const n = 100
+	run := func(seed int64) []string {
+		h := newHarness(t, WithAdminToken(adminKey), WithFaults(Faults{Seed: seed, Unavailable: 0.2, RateLimited: 0.2, Truncate: 0.2, Reset: 0.2}))
+		var out []string
+		applied := 0
+		for i := range n {
+			req, _ := http.NewRequest("PUT", h.srv.URL+"/apisix/admin/routes/r"+strconv.Itoa(i), strings.NewReader(`{"uri":"/x","upstream":{"nodes":{"10.0.0.1:80":1}}}`))
+			req.Header.Set("X-API-KEY", adminKey)
+			resp, err := h.srv.Client().Do(req)
+			if err != nil {
+				t.Fatalf("request %d: %v", i, err)
+			}
+			_, rerr := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			var got string
+			switch {
+			case resp.StatusCode == 503 && rerr == nil:
+				got = "503"
+			case resp.StatusCode == 429 && rerr == nil && resp.Header.Get("Retry-After") == "1":
+				got = "429"
+			case resp.StatusCode == 201 && errors.Is(rerr, io.ErrUnexpectedEOF):
+				got, applied = "truncate", applied+1
+			case resp.StatusCode == 201 && errors.Is(rerr, syscall.ECONNRESET):
+				got, applied = "reset", applied+1
+			case resp.StatusCode == 201 && rerr == nil:
+				got, applied = "", applied+1
+			default:
+				t.Fatalf("request %d: status %d, read error %v", i, resp.StatusCode, rerr)
+			}
+			out = append(out, got)
+		}
+		log := h.em.Requests()
+		for i, rq := range log {
+			if rq.Fault != out[i] {
+				t.Errorf("request %d: the client saw %q, the log says %q", i, out[i], rq.Fault)
+			}
+		}
+		if c := h.em.Count("", "routes"); c != applied {
+			t.Errorf("%d routes stored, %d writes were let through", c, applied)
+		}
+		return out
+	}
+	a, b := run(42), run(42)
+	count := map[string]int{}
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("same seed, different outcome at request %d: %q vs %q", i, a[i], b[i])
+		}
+		count[a[i]]++
+	}
+	// Each rate is 0.2 of 100 draws: 20 ± 4 (one standard deviation).
+	for _, k := range []string{"", "503", "429", "truncate", "reset"} {
+		if count[k] < 8 || count[k] > 35 {
+			t.Errorf("%q happened %d times in %d requests, want about 20: %v", k, count[k], n, count)
 		}
 	}
 }
