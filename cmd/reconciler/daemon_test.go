@@ -66,6 +66,19 @@ func TestRunConfigFileSeveralTargets(t *testing.T) {
 	if code, _ := p.get(t, "/"); code != 200 {
 		t.Errorf("page: %d", code)
 	}
+	// One registry holds every target's series, the build and the
+	// standard Go and process collectors (docs/metrics.md).
+	_, metricsText := p.get(t, "/metrics")
+	for _, want := range []string{
+		`reconciler_in_sync{target="local-dir"} 0`, `reconciler_drift_resources{change="create",kind="route",target="git-http"} 3`,
+		`reconciler_drift_resources{change="create",kind="route",target="local-dir"} 2`,
+		`reconciler_reconcile_total{result="success",target="git-http"} 1`,
+		`reconciler_build_info{`, "\ngo_goroutines ", "\nprocess_start_time_seconds ",
+	} {
+		if !strings.Contains(metricsText, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 
 	// A push, announced by a signed webhook, is applied at once (the
 	// interval is an hour).
@@ -91,6 +104,9 @@ func TestRunConfigFileSeveralTargets(t *testing.T) {
 	for _, ev := range events {
 		if ev.Event == reconciler.AuditApply && ev.Result == "applied" && ev.Target == "git-http" {
 			applied++
+			if ev.Commit.Author != "Alice Example <alice@example.com>" || ev.Commit.Message == "" || ev.Revision == "" {
+				t.Errorf("audit event without its commit: %+v", ev)
+			}
 		}
 	}
 	if applied != 7 {

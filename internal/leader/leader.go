@@ -152,6 +152,7 @@ func New(client coordinationv1client.LeasesGetter, target string, cfg Config) (*
 	if target == "" {
 		return nil, errors.New("leader election: target name is empty")
 	}
+	cfg.Logger = cfg.Logger.With(zap.String("target", target))
 	suffix := make([]byte, 4)
 	if _, err := rand.Read(suffix); err != nil {
 		return nil, fmt.Errorf("leader election: identity suffix: %w", err)

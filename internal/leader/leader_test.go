@@ -13,6 +13,8 @@ import (
 
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -160,11 +162,16 @@ type replica struct {
 
 func startReplica(t *testing.T, api *fake.Clientset, name string, tm timings) *replica {
 	t.Helper()
+	return startLoggedReplica(t, api, name, tm, zap.NewNop())
+}
+
+func startLoggedReplica(t *testing.T, api *fake.Clientset, name string, tm timings, log *zap.Logger) *replica {
+	t.Helper()
 	r := &replica{name: name, client: &pausable{LeasesGetter: api.CoordinationV1()}, clock: &clock{}, done: make(chan struct{})}
 	e, err := New(r.client, "prod", Config{
 		Namespace: ns, Identity: name,
 		LeaseDuration: tm.lease, RenewDeadline: tm.renew, RetryPeriod: tm.retry,
-		Now: r.clock.Now, Logger: zap.NewNop(),
+		Now: r.clock.Now, Logger: log,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -763,5 +770,26 @@ func TestFenceBeforeLeading(t *testing.T) {
 	}
 	if got := fmt.Sprint(e.Lease()); got != "reconciler-prod" {
 		t.Errorf("lease %q", got)
+	}
+}
+
+// The elector's log lines name their target (design.md §10's field), not
+// only the Lease, whose name may be a hashed form of it.
+func TestLogsNameTheTarget(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	a := startLoggedReplica(t, newLeaseAPI(), "a", slow, zap.New(core))
+	waitLeading(t, a, true, 5*time.Second)
+	a.stop()
+	seen := map[string]bool{}
+	for _, e := range logs.All() {
+		seen[e.Message] = true
+		if e.ContextMap()["target"] != "prod" {
+			t.Errorf("log %q has fields %v, want target=prod", e.Message, e.ContextMap())
+		}
+	}
+	for _, msg := range []string{"started leading", "stopped leading", "released lease"} {
+		if !seen[msg] {
+			t.Errorf("no %q log line", msg)
+		}
 	}
 }

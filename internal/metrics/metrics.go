@@ -133,7 +133,7 @@ func New(reg prometheus.Registerer, build Build) *Metrics {
 		}, []string{"target", "kind", "change"}),
 		inSync: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "in_sync",
-			Help: "1 when the gateway matched the desired state at the end of the last reconcile, else 0.",
+			Help: "1 when the last read of the gateway found it equal to the desired state, else 0.",
 		}, []string{"target"}),
 		reconcileTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "reconcile_total",
@@ -238,6 +238,11 @@ func (m *Metrics) InitTarget(target string, tlsVerifyDisabled bool) {
 		}
 		m.driftDetected.WithLabelValues(target, string(k))
 		m.conflictFlapping.WithLabelValues(target, string(k))
+		for _, a := range Changes() { // an apply's action is the change it makes
+			for _, r := range []Result{ResultSuccess, ResultFailure} {
+				m.applyOperations.WithLabelValues(target, string(k), string(a), string(r))
+			}
+		}
 	}
 	for _, r := range DeletionGuardReasons() {
 		m.deletesBlocked.WithLabelValues(target, r)

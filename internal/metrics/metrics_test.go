@@ -60,6 +60,9 @@ func TestInitTargetStartsCountersAtZero(t *testing.T) {
 		"reconciler_git_fetch_errors_total":      len(FetchReasons()),
 		"reconciler_drift_detected_total":        len(model.Kinds()),
 		"reconciler_git_history_rewritten_total": 1,
+		// every kind, action and result: a write that fails once shows
+		// in increase(…{result="failure"}[15m]).
+		"reconciler_apply_operations_total": len(model.Kinds()) * len(Changes()) * 2,
 	} {
 		if n, err := testutil.GatherAndCount(reg, name); err != nil || n != want {
 			t.Errorf("%s: %d series at start (%v), want %d", name, n, err, want)

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // AuditEventType says what an audit event records.
@@ -52,6 +54,7 @@ type Audit struct {
 
 	mu  sync.Mutex
 	f   *os.File
+	out io.Writer // what w writes to: f
 	w   *bufio.Writer
 	err error // the first write error, reported by Flush
 }
@@ -71,15 +74,17 @@ func OpenAudit(path string, log *zap.Logger) (*Audit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
-	a.f, a.w = f, bufio.NewWriter(f)
+	a.f, a.out, a.w = f, f, bufio.NewWriter(f)
 	return a, nil
 }
 
-// Record writes one event.
+// Record writes one event: to the log stream with the fields of the file
+// (its commit as an object, its field changes as "changes"), which is the
+// audit trail of a daemon whose logs are shipped, and to the file.
 func (a *Audit) Record(ev AuditEvent) {
 	fields := []zap.Field{
 		zap.String("event", string(ev.Event)), zap.String("target", ev.Target),
-		zap.String("revision", ev.Revision), zap.String("author", ev.Commit.Author),
+		zap.String("revision", ev.Revision), zap.Object("commit", ev.Commit),
 		zap.String("kind", ev.Kind), zap.String("key", ev.Key), zap.String("name", ev.Name),
 		zap.String("action", ev.Action), zap.String("type", string(ev.Type)),
 		zap.Any("changes", ev.Fields), zap.String("result", ev.Result),
@@ -129,6 +134,11 @@ func (a *Audit) flushLocked() error {
 		err = serr
 	}
 	if err != nil {
+		// A bufio.Writer keeps its first error and refuses everything
+		// after it: drop what it holds (those events are in the log
+		// stream) so that the next cycles are written once the file
+		// takes writes again (a full disk freed).
+		a.w.Reset(a.out)
 		return fmt.Errorf("audit log: %w", err)
 	}
 	return nil
@@ -145,4 +155,21 @@ func (a *Audit) Close() error {
 	cerr := a.f.Close()
 	a.w = nil
 	return errors.Join(err, cerr)
+}
+
+// MarshalLogObject logs a commit with the keys of its JSON.
+func (c Commit) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	if c.Hash != "" {
+		enc.AddString("hash", c.Hash)
+	}
+	if c.Author != "" {
+		enc.AddString("author", c.Author)
+	}
+	if c.Message != "" {
+		enc.AddString("message", c.Message)
+	}
+	if !c.Date.IsZero() {
+		enc.AddString("date", c.Date.Format(time.RFC3339Nano)) // as in the file, whatever the log's time encoder
+	}
+	return nil
 }

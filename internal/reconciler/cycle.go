@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -41,6 +43,8 @@ type pass struct {
 	leader  bool
 	// overridden: the deletion guard's budget was lifted for this cycle.
 	overridden bool
+	// panicked is the message of a panic that ended the stages.
+	panicked string
 }
 
 func (t *Target) cycle(stop, work context.Context, trig Trigger) Cycle {
@@ -69,6 +73,23 @@ func (t *Target) cycle(stop, work context.Context, trig Trigger) Cycle {
 	if l, ok := t.cfg.Fencer.(interface{ IsLeader() bool }); ok {
 		p.leader = l.IsLeader()
 	}
+	p.stages(stop, work)
+	p.finish(stop)
+	return p.rec
+}
+
+// stages runs fetch to apply. A panic (a bug) ends them and fails the
+// cycle, which is then recorded like any other: counted, in the status and
+// its history, followed by a backoff. What the cycle half-built (a partial
+// drift list) is not published.
+func (p *pass) stages(stop, work context.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.panicked = fmt.Sprintf("internal error: %v", r)
+			p.readOK = false
+			p.t.log.Error("cycle panicked", zap.Any("panic", r), zap.ByteString("stack", debug.Stack()))
+		}
+	}()
 	p.fetch(work)
 	if p.desired != nil && stop.Err() == nil {
 		p.read(work)
@@ -78,8 +99,6 @@ func (t *Target) cycle(stop, work context.Context, trig Trigger) Cycle {
 		p.apply(stop, work)
 		p.learn()
 	}
-	p.finish(stop)
-	return p.rec
 }
 
 // fail records a reason; the first message for each reason is kept.
@@ -558,6 +577,8 @@ func (p *pass) finish(stop context.Context) {
 	interrupted := stop.Err() != nil && (!p.readOK || hasState(p.items, StateSkipped))
 	active := p.conditions(end)
 	switch {
+	case p.panicked != "":
+		p.rec.Result = ResultFailure
 	case interrupted:
 		p.rec.Result = ResultInterrupted
 	case len(active) > 0:
@@ -568,7 +589,10 @@ func (p *pass) finish(stop context.Context) {
 	for _, c := range active {
 		p.rec.Reasons = append(p.rec.Reasons, c.Reason)
 	}
-	if len(active) > 0 {
+	switch {
+	case p.panicked != "":
+		p.rec.Error = p.panicked
+	case len(active) > 0:
 		p.rec.Error = active[0].Message
 	}
 	switch p.rec.Result {
@@ -681,7 +705,7 @@ func (p *pass) publish(active []Condition, end time.Time) {
 		}
 		s.Drift = append([]Item{}, items...)
 	}
-	s.Ready = s.Observed && len(active) == 0
+	s.Ready = s.Observed && len(active) == 0 && p.panicked == ""
 	h := append([]Cycle{}, s.History...)
 	rec := p.rec
 	rec.Items = nil
@@ -726,9 +750,14 @@ func abbreviate(ss []string, n int) string {
 	return fmt.Sprintf("%s and %d more", strings.Join(ss[:n], ", "), len(ss)-n)
 }
 
+// truncate cuts s to at most n bytes, never inside a character, and marks
+// the cut.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }

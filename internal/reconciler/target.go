@@ -360,7 +360,8 @@ func (t *Target) Run(stop, work context.Context) {
 }
 
 // safeCycle runs a cycle, turning a panic into a failed cycle: one bad
-// cycle must not take the daemon down.
+// cycle must not take the daemon down. A panic in the stages is recorded by
+// the cycle itself (pass.stages); this catches one while recording.
 func (t *Target) safeCycle(stop, work context.Context, trig Trigger) (c Cycle) {
 	defer func() {
 		if r := recover(); r != nil {

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 )
@@ -30,9 +32,12 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 		return t.UTC().Format("2006-01-02 15:04:05Z")
 	},
 	"dur": func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+	// short is a commit's subject line, cut to 80 characters (never
+	// inside one).
 	"short": func(s string) string {
-		if len(s) > 80 {
-			return s[:80] + "…"
+		s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+		if utf8.RuneCountInString(s) > 80 {
+			return string([]rune(s)[:80]) + "…"
 		}
 		return s
 	},

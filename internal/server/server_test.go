@@ -16,6 +16,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
@@ -311,4 +312,24 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("accepted %s: %q", header, value)
 		}
 	})
+}
+
+// The page shows the first line of a commit message, cut on a character
+// boundary: a long message of non-ASCII text stays valid UTF-8.
+func TestPageCommitMessage(t *testing.T) {
+	st := sample()
+	st.Commit.Message = strings.Repeat("a", 79) + "é and more words to pass eighty bytes\n\nthe body, not shown"
+	srv := newTestServer(t, &fakeDaemon{statuses: []reconciler.Status{st}, ready: true})
+	code, body, _ := get(t, srv.URL+"/")
+	if code != 200 || !utf8.ValidString(body) {
+		t.Fatalf("/ = %d, valid UTF-8 %v", code, utf8.ValidString(body))
+	}
+	if !strings.Contains(body, strings.Repeat("a", 79)+"é…") || strings.Contains(body, "the body") {
+		t.Errorf("page shows the commit message as %q", body[strings.Index(body, "aaaa"):][:120])
+	}
+	st.Commit.Message = "orders: v2\n\nlonger explanation"
+	srv = newTestServer(t, &fakeDaemon{statuses: []reconciler.Status{st}, ready: true})
+	if _, body, _ := get(t, srv.URL+"/"); !strings.Contains(body, "orders: v2</td>") {
+		t.Errorf("page lacks the subject line alone")
+	}
 }
