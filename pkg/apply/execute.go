@@ -97,6 +97,8 @@ var (
 	ErrPruneHeld = errors.New("prune held back because a write did not succeed")
 	// ErrCycle: the step's dependencies form a cycle.
 	ErrCycle = errors.New("dependency cycle")
+	// ErrPanic: the gateway panicked while carrying out the step.
+	ErrPanic = errors.New("gateway panicked")
 )
 
 // Counts are the outcomes by status.
@@ -449,14 +451,7 @@ func (r *run) do(ctx context.Context, i int) stepDone {
 	d := stepDone{i: i}
 	for {
 		d.attempts++
-		switch cw, partial := r.e.Gateway.(ChangeWriter); {
-		case s.Action == diff.ActionDelete:
-			d.err = r.e.Gateway.Delete(ctx, s.Resource)
-		case s.Action == diff.ActionUpdate && partial:
-			d.err = cw.PutChange(ctx, s.Resource, changedPaths(*s.Change))
-		default:
-			d.err = r.e.Gateway.Put(ctx, s.Resource)
-		}
+		d.err = r.send(ctx, s)
 		var sr stillReferenced
 		if d.err == nil || d.attempts >= retry.Attempts || !errors.As(d.err, &sr) || !sr.StillReferenced() {
 			break
@@ -473,6 +468,26 @@ func (r *run) do(ctx context.Context, i int) stepDone {
 	}
 	d.took = time.Since(start)
 	return d
+}
+
+// send makes one request of step s. A panic in the gateway fails this step
+// alone (ErrPanic), like any failed request: the run, and the process, go
+// on. Its value is reported without the stack; finish redacts any secret
+// of the step's resources it may quote.
+func (r *run) send(ctx context.Context, s Step) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%s %s: %w: %v", s.Action, s.Resource.Key, ErrPanic, v)
+		}
+	}()
+	switch cw, partial := r.e.Gateway.(ChangeWriter); {
+	case s.Action == diff.ActionDelete:
+		return r.e.Gateway.Delete(ctx, s.Resource)
+	case s.Action == diff.ActionUpdate && partial:
+		return cw.PutChange(ctx, s.Resource, changedPaths(*s.Change))
+	default:
+		return r.e.Gateway.Put(ctx, s.Resource)
+	}
 }
 
 func changedPaths(c diff.Change) []string {
