@@ -1,7 +1,6 @@
 package reconciler
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,22 +48,43 @@ type AuditEvent struct {
 // Audit writes audit events to the log stream and, when a file is open, to
 // that file as JSON lines. Flush makes what was written durable (fsync); the
 // loops call it at the end of every cycle. It is safe for concurrent use.
+//
+// The file only ever holds whole lines, so that every line parses (jq, a
+// log shipper): events are buffered as whole lines and written with one
+// write each batch; when a write fails or is short (a full disk), the file
+// is truncated back to its size before that write, and until that truncate
+// succeeds nothing more is written.
 type Audit struct {
 	log *zap.Logger
 
 	mu  sync.Mutex
-	f   *os.File
-	out io.Writer // what w writes to: f
-	w   *bufio.Writer
+	f   auditFile // nil: the log stream only
+	buf []byte    // whole lines not written yet
+	// cut is the size the file must be truncated to before the next
+	// write (a truncate after a failed write failed too); -1 when none.
+	cut int64
 	err error // the first write error, reported by Flush
 }
+
+// auditFile is what the audit trail needs of its file (*os.File).
+type auditFile interface {
+	io.Writer
+	Stat() (os.FileInfo, error)
+	Truncate(size int64) error
+	Sync() error
+	Close() error
+}
+
+// auditBuffer is the size of buffered lines that starts a write before the
+// end of the cycle.
+const auditBuffer = 64 << 10
 
 // NewAudit returns an audit trail that only logs. log may be nil.
 func NewAudit(log *zap.Logger) *Audit {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Audit{log: log.Named("audit")}
+	return &Audit{log: log.Named("audit"), cut: -1}
 }
 
 // OpenAudit opens (creating it, mode 0600) and appends to the file at path.
@@ -74,7 +94,7 @@ func OpenAudit(path string, log *zap.Logger) (*Audit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
-	a.f, a.out, a.w = f, f, bufio.NewWriter(f)
+	a.f = f
 	return a, nil
 }
 
@@ -101,16 +121,51 @@ func (a *Audit) Record(ev AuditEvent) {
 	line, err := json.Marshal(ev)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.w == nil {
+	if a.f == nil {
 		return
 	}
 	if err == nil {
-		line = append(line, '\n')
-		_, err = a.w.Write(line)
+		a.buf = append(append(a.buf, line...), '\n')
+		if len(a.buf) >= auditBuffer {
+			err = a.writeLocked()
+		}
 	}
 	if err != nil && a.err == nil {
 		a.err = err
 	}
+}
+
+// writeLocked writes the buffered lines with one write. On failure they
+// are dropped (they are in the log stream) and the file is truncated back
+// to its size before the write, so that no partial line stays in it.
+func (a *Audit) writeLocked() error {
+	if len(a.buf) == 0 {
+		return nil
+	}
+	buf := a.buf
+	a.buf = a.buf[:0]
+	if a.cut >= 0 {
+		if err := a.f.Truncate(a.cut); err != nil {
+			return fmt.Errorf("remove a partly written line: %w", err)
+		}
+		a.cut = -1
+	}
+	fi, err := a.f.Stat()
+	if err != nil {
+		return err
+	}
+	n, err := a.f.Write(buf)
+	if err == nil && n < len(buf) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		if terr := a.f.Truncate(fi.Size()); terr != nil {
+			a.cut = fi.Size()
+			err = errors.Join(err, fmt.Errorf("remove a partly written line: %w", terr))
+		}
+		return err
+	}
+	return nil
 }
 
 // Flush writes buffered events and syncs the file. It returns the first
@@ -122,23 +177,18 @@ func (a *Audit) Flush() error {
 }
 
 func (a *Audit) flushLocked() error {
-	if a.w == nil {
+	if a.f == nil {
 		return nil
 	}
 	err := a.err
 	a.err = nil
-	if ferr := a.w.Flush(); ferr != nil && err == nil {
-		err = ferr
+	if werr := a.writeLocked(); werr != nil && err == nil {
+		err = werr
 	}
 	if serr := a.f.Sync(); serr != nil && err == nil {
 		err = serr
 	}
 	if err != nil {
-		// A bufio.Writer keeps its first error and refuses everything
-		// after it: drop what it holds (those events are in the log
-		// stream) so that the next cycles are written once the file
-		// takes writes again (a full disk freed).
-		a.w.Reset(a.out)
 		return fmt.Errorf("audit log: %w", err)
 	}
 	return nil
@@ -148,12 +198,12 @@ func (a *Audit) flushLocked() error {
 func (a *Audit) Close() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.w == nil {
+	if a.f == nil {
 		return nil
 	}
 	err := a.flushLocked()
 	cerr := a.f.Close()
-	a.w = nil
+	a.f = nil
 	return errors.Join(err, cerr)
 }
 

@@ -1,12 +1,12 @@
 package reconciler
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
-	"io"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -99,7 +99,7 @@ func TestTruncate(t *testing.T) {
 
 // failing fails its writes while on is set, as a full disk does.
 type failing struct {
-	w  io.Writer
+	auditFile
 	on bool
 }
 
@@ -107,7 +107,119 @@ func (f *failing) Write(p []byte) (int, error) {
 	if f.on {
 		return 0, syscall.ENOSPC
 	}
-	return f.w.Write(p)
+	return f.auditFile.Write(p)
+}
+
+// partial is a disk that fills up in the middle of a write: while writes
+// is above zero, a write stores half of its bytes and fails; while
+// truncates is above zero, a truncate fails.
+type partial struct {
+	auditFile
+	writes, truncates int
+}
+
+func (f *partial) Write(p []byte) (int, error) {
+	if f.writes > 0 {
+		f.writes--
+		n, _ := f.auditFile.Write(p[:len(p)/2])
+		return n, syscall.ENOSPC
+	}
+	return f.auditFile.Write(p)
+}
+
+func (f *partial) Truncate(size int64) error {
+	if f.truncates > 0 {
+		f.truncates--
+		return syscall.EIO
+	}
+	return f.auditFile.Truncate(size)
+}
+
+// A write that fails in the middle of a line (a disk filling up) leaves no
+// partial line in the audit file, whether the write comes at the end of a
+// cycle (Flush) or from a full buffer (Record), and whether or not the
+// truncate that removes it fails at first: every line parses, and the
+// events recorded once the disk has room are all there.
+func TestAuditFileHoldsWholeLinesAfterAFailedWrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	a, err := OpenAudit(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	disk := &partial{auditFile: a.f}
+	a.f = disk
+	ev := func(key string) AuditEvent {
+		return AuditEvent{Event: AuditDrift, Target: "prod", Key: key, Result: "detected",
+			Fields: []Field{{Path: "/description", Old: strings.Repeat("x", 300), New: "v1"}}}
+	}
+	var want []string
+	record := func(key string, kept bool) {
+		a.Record(ev(key))
+		if kept {
+			want = append(want, key)
+		}
+	}
+
+	record("route/before", true)
+	if err := a.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// The write at the end of a cycle fails mid-line.
+	disk.writes = 1
+	record("route/lost-at-flush", false)
+	if err := a.Flush(); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("flush on a full disk = %v, want ENOSPC", err)
+	}
+	record("route/after-flush", true)
+	if err := a.Flush(); err != nil {
+		t.Fatalf("flush once the disk has room = %v", err)
+	}
+	// A full buffer is written during a cycle and fails mid-line, and the
+	// truncate fails too: nothing more is written until it succeeds.
+	disk.writes, disk.truncates = 1, 2
+	n := auditBuffer/len(mustJSON(t, ev("route/lost-in-batch"))) + 1
+	for range n {
+		record("route/lost-in-batch", false)
+	}
+	record("route/lost-behind-the-cut", false)
+	if err := a.Flush(); !errors.Is(err, syscall.ENOSPC) || !errors.Is(err, syscall.EIO) {
+		t.Fatalf("flush after a failed batch = %v, want ENOSPC and EIO", err)
+	}
+	for i := range 3 {
+		record(fmt.Sprintf("route/after-batch-%d", i), true)
+	}
+	if err := a.Flush(); err != nil {
+		t.Fatalf("flush once the disk has room = %v", err)
+	}
+
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) == 0 || data[len(data)-1] != '\n' {
+		t.Fatalf("the audit file does not end with a whole line: %q", data)
+	}
+	var got []string
+	for i, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		var e AuditEvent
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("line %d does not parse (%v): %q", i+1, err, line)
+		}
+		got = append(got, e.Key)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("audit file events = %q, want %q", got, want)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // A failed write of the audit file (a full disk) is reported by that
@@ -121,8 +233,8 @@ func TestAuditFileRecoversAfterAFailedWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = a.Close() })
-	disk := &failing{w: a.f, on: true}
-	a.out, a.w = disk, bufio.NewWriter(disk)
+	disk := &failing{auditFile: a.f, on: true}
+	a.f = disk
 
 	a.Record(AuditEvent{Event: AuditDrift, Target: "prod", Key: "route/lost", Result: "detected"})
 	if err := a.Flush(); !errors.Is(err, syscall.ENOSPC) {

@@ -59,7 +59,7 @@ func (t *Target) cycle(stop, work context.Context, trig Trigger) Cycle {
 		index:   map[model.Key]int{},
 		written: map[model.Key]bool{},
 		flapped: map[model.Key]bool{},
-		leader:  true,
+		leader:  t.cfg.Fencer == nil,
 	}
 	p.rec = Cycle{Number: t.cycleN, Start: p.start, Trigger: trig}
 	if t.tokenChanged.Swap(false) && t.authPaused != pauseNone {
@@ -70,8 +70,13 @@ func (t *Target) cycle(stop, work context.Context, trig Trigger) Cycle {
 		t.log.Warn("TLS verification of the Admin API is disabled for this target: anyone on the path can read the token")
 	}
 
-	if l, ok := t.cfg.Fencer.(interface{ IsLeader() bool }); ok {
+	if l, ok := t.cfg.Fencer.(leaderReporter); ok {
 		p.leader = l.IsLeader()
+	} else if t.cfg.Fencer != nil {
+		// Only a fence tells: keep what the last one said.
+		t.mu.Lock()
+		p.leader = t.status.Leader
+		t.mu.Unlock()
 	}
 	p.stages(stop, work)
 	p.finish(stop)

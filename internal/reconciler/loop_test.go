@@ -391,3 +391,67 @@ func TestStandbyReplicaNeverWrites(t *testing.T) {
 		t.Error("status does not say leader")
 	}
 }
+
+// onlyFence fences like a lease holder but cannot say whether it leads
+// between fences.
+type onlyFence struct{ ok atomic.Bool }
+
+func (f *onlyFence) Fence(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	if !f.ok.Load() {
+		return nil, nil, errors.New("not the leader")
+	}
+	c, cancel := context.WithCancel(ctx)
+	return c, cancel, nil
+}
+
+// The status's leader says what the elector knows now: a replica with
+// leader election is not the leader before its first cycle, becomes it as
+// soon as it acquires the lease (not at its next cycle) and stops being it
+// as soon as it loses the lease. Without leader election it leads. A
+// fencer that cannot tell says leader only after a fence let writes
+// through.
+func TestStatusLeaderIsWhatTheElectorKnows(t *testing.T) {
+	f := &fakeFencer{}
+	h := newHarness(t, harnessOpts{configure: func(c *TargetConfig) { c.Fencer = f }})
+	d, err := NewDaemon([]*Target{h.target}, h.clk, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := func() bool { return d.Statuses()[0].Leader }
+	if h.target.Status().Leader || leader() {
+		t.Error("before its first cycle, a replica that has not acquired the lease says it leads")
+	}
+	f.leading.Store(true)
+	if !leader() {
+		t.Error("the lease is acquired and the status does not say leader")
+	}
+	if c := h.once(); c.Counts.Applied != 4 || !leader() {
+		t.Errorf("leader cycle: %+v, leader %v", c.Counts, leader())
+	}
+	f.leading.Store(false)
+	if leader() {
+		t.Error("the lease is lost and the status still says leader")
+	}
+
+	plain := newHarness(t, harnessOpts{})
+	if !plain.target.Status().Leader {
+		t.Error("without leader election, the status does not say leader before the first cycle")
+	}
+
+	of := &onlyFence{}
+	oh := newHarness(t, harnessOpts{configure: func(c *TargetConfig) { c.Fencer = of }})
+	if oh.target.Status().Leader {
+		t.Error("a fencer that cannot tell: leader before any fence")
+	}
+	if c := oh.once(); c.Counts.Pending != 4 || oh.target.Status().Leader {
+		t.Errorf("refused fence: %+v, leader %v", c.Counts, oh.target.Status().Leader)
+	}
+	of.ok.Store(true)
+	if c := oh.once(); c.Counts.Applied != 4 || !oh.target.Status().Leader {
+		t.Errorf("fence let through: %+v, leader %v", c.Counts, oh.target.Status().Leader)
+	}
+	// A cycle with nothing to write does not fence: the last fence stands.
+	if c := oh.once(); c.Changes != 0 || !oh.target.Status().Leader {
+		t.Errorf("cycle without writes: %+v, leader %v", c, oh.target.Status().Leader)
+	}
+}

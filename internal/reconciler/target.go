@@ -261,7 +261,10 @@ func NewTarget(cfg TargetConfig, deps Deps) (*Target, error) {
 		since:    map[metrics.Reason]time.Time{},
 		status: Status{
 			Name: cfg.Name, Mode: cfg.Mode, Suspended: cfg.Suspend,
-			Source: cfg.SourceURL, Server: cfg.Server, Leader: true,
+			Source: cfg.SourceURL, Server: cfg.Server,
+			// With a fencer, a replica stands by until its elector (or a
+			// fence) says it holds the lease.
+			Leader:     cfg.Fencer == nil,
 			Conditions: []Condition{}, Drift: []Item{}, Warnings: []Warning{}, History: []Cycle{},
 		},
 	}
@@ -327,11 +330,24 @@ func (t *Target) send(tr Trigger) {
 
 // Status returns a copy of the target's status. Its slices are never
 // modified after publication and may be shared.
+//
+// Leader is what the elector knows now when the fencer can tell (IsLeader),
+// not what it knew at the last cycle: a replica that acquires or loses the
+// lease between cycles says so at once, and one that has not acquired it
+// yet is not the leader.
 func (t *Target) Status() Status {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.status
+	st := t.status
+	t.mu.Unlock()
+	if l, ok := t.cfg.Fencer.(leaderReporter); ok {
+		st.Leader = l.IsLeader()
+	}
+	return st
 }
+
+// leaderReporter is a Fencer that knows whether it holds the lease
+// (*leader.Elector).
+type leaderReporter interface{ IsLeader() bool }
 
 // Run runs cycles until stop is done: one at once, then one per interval
 // (with jitter), sooner after a failure (with backoff) or on a trigger.

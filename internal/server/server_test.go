@@ -2,11 +2,14 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -68,7 +72,7 @@ func (d *fakeDaemon) triggers() []string {
 	return append([]string(nil), d.triggered...)
 }
 
-func newTestServer(t *testing.T, d *fakeDaemon) *httptest.Server {
+func newTestServer(t *testing.T, d Daemon) *httptest.Server {
 	t.Helper()
 	dir := t.TempDir()
 	secretFile := filepath.Join(dir, "secret")
@@ -277,6 +281,81 @@ func TestWebhookOnStandby(t *testing.T) {
 	if resp.StatusCode != 202 || !strings.Contains(string(msg), `"leader":false`) || len(d.triggers()) != 1 {
 		t.Errorf("%d %s, triggered %v", resp.StatusCode, msg, d.triggers())
 	}
+}
+
+// lease is a fencer whose lease the test hands out and takes back.
+type lease struct{ held atomic.Bool }
+
+func (l *lease) IsLeader() bool { return l.held.Load() }
+
+func (l *lease) Fence(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	if !l.held.Load() {
+		return nil, nil, errors.New("not the leader")
+	}
+	c, cancel := context.WithCancel(ctx)
+	return c, cancel, nil
+}
+
+// unused is a source and a gateway that no cycle reaches: the daemon is not
+// run.
+type unused struct{}
+
+func (unused) Fetch(context.Context) (reconciler.Snapshot, error) {
+	return reconciler.Snapshot{}, errors.New("unused")
+}
+func (unused) List(context.Context) (model.Inventory, error) {
+	return model.Inventory{}, errors.New("unused")
+}
+func (unused) Defaults(context.Context) (model.Defaults, error) {
+	return model.Defaults{}, errors.New("unused")
+}
+func (unused) Put(context.Context, model.Resource) error    { return errors.New("unused") }
+func (unused) Delete(context.Context, model.Resource) error { return errors.New("unused") }
+
+// With leader election, /status and the webhook's reply say what the
+// elector knows, from a real daemon: a replica that has not acquired the
+// lease (before its first cycle too) does not lead; once it holds the lease
+// it does, at once.
+func TestLeaderBeforeTheFirstCycle(t *testing.T) {
+	l := &lease{}
+	tgt, err := reconciler.NewTarget(reconciler.TargetConfig{
+		Name: "prod", Source: unused{}, Gateway: unused{}, Mode: reconciler.ModeApply, Fencer: l,
+	}, reconciler.Deps{Metrics: metrics.New(prometheus.NewRegistry(), metrics.Build{Version: "v1", Revision: "abc", GoVersion: "go"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := reconciler.NewDaemon([]*reconciler.Target{tgt}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newTestServer(t, d)
+	check := func(want bool) {
+		t.Helper()
+		code, body, _ := get(t, srv.URL+"/status")
+		var doc StatusDocument
+		if err := json.Unmarshal([]byte(body), &doc); code != 200 || err != nil || len(doc.Targets) != 1 || doc.Targets[0].Leader != want {
+			t.Errorf("/status = %d %s (%v), want leader %v", code, body, err, want)
+		}
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/webhook/prod", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Gitlab-Token", secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if wantJSON := fmt.Sprintf(`"leader":%v`, want); resp.StatusCode != 202 || !strings.Contains(string(msg), wantJSON) {
+			t.Errorf("webhook = %d %s, want %s", resp.StatusCode, msg, wantJSON)
+		}
+	}
+	check(false)
+	l.held.Store(true)
+	check(true)
+	l.held.Store(false)
+	check(false)
 }
 
 func TestServerTimeouts(t *testing.T) {
