@@ -89,6 +89,15 @@ func (s stoppable) Delete(ctx context.Context, r model.Resource) error {
 	return s.gw.Delete(ctx, r)
 }
 
+// ParentInAddress forwards to the gateway's apply.ParentAddressed (false
+// when it has none), so that apply deletes the old copy of a resource moved
+// to another parent where the address holds the parent (API7 Enterprise's
+// extra upstreams).
+func (s stoppable) ParentInAddress(k model.Kind) bool {
+	pa, ok := s.gw.(apply.ParentAddressed)
+	return ok && pa.ParentInAddress(k)
+}
+
 // Validate forwards to the gateway's pre-flight validation, when it has
 // one, in apply.Validator's terms: a server without the endpoint validates
 // nothing, and the refusals of api7's configs/validate are mapped to the

@@ -94,6 +94,14 @@ func (c *Client) api7Mapper(ctx context.Context) (api7Mapper, error) {
 	return api7Mapper{managedBy: c.cfg.ManagedBy, query: q}, nil
 }
 
+// ParentInAddress reports whether a resource of kind k is stored under its
+// parent's path, so that moving it to another parent makes a new object
+// (apply.ParentAddressed): on API7 Enterprise an extra upstream lives under
+// /services/{service}/upstreams/{id}. On APISIX nothing is.
+func (c *Client) ParentInAddress(k model.Kind) bool {
+	return c.cfg.Backend == BackendAPI7EE && k == model.KindUpstream
+}
+
 // api7Path is the object path of k.
 func api7Path(k model.Key, parent model.Key) string {
 	switch k.Kind {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/gitops-gateway/reconciler/pkg/diff"
@@ -39,6 +40,22 @@ type Validator interface {
 // Put.
 type ChangeWriter interface {
 	PutChange(ctx context.Context, r model.Resource, changed []string) error
+}
+
+// ParentAddressed is implemented by a gateway that stores some kinds under
+// their parent's path: API7 Enterprise keeps an extra upstream at
+// /services/{service}/upstreams/{id}. There an update that moves such a
+// resource to another parent writes a new object under the new parent and
+// leaves the one under the old parent, so Execute adds, for each such
+// update, a delete of the live resource (the old copy). It runs with the
+// prune, after every write succeeded (whatever named the old copy — a
+// route's traffic-split — has been rewritten by then), and only then; it
+// is not a prune, so the deletion guards and Policy.Prune do not hold it:
+// the resource stays desired, and a copy left behind would hold the same
+// key twice, which the next diff cannot see. Where the address has no
+// parent (APISIX's top-level upstreams) the move is the update alone.
+type ParentAddressed interface {
+	ParentInAddress(kind model.Kind) bool
 }
 
 // invalidResources is what a Validate error may say about single resources.
@@ -97,6 +114,8 @@ var (
 	ErrPruneHeld = errors.New("prune held back because a write did not succeed")
 	// ErrCycle: the step's dependencies form a cycle.
 	ErrCycle = errors.New("dependency cycle")
+	// ErrPanic: the gateway panicked while carrying out the step.
+	ErrPanic = errors.New("gateway panicked")
 )
 
 // Counts are the outcomes by status.
@@ -189,6 +208,9 @@ var ErrPreflight = errors.New("pre-flight validation failed")
 // error without any write when pre-flight validation failed as a whole.
 func (e *Executor) Execute(ctx context.Context, p Plan) (Result, error) {
 	start := time.Now()
+	if pa, ok := e.Gateway.(ParentAddressed); ok && !p.Halted {
+		p = p.withRelocations(pa.ParentInAddress)
+	}
 	res := Result{Outcomes: make([]Outcome, len(p.Steps)), Refusals: p.Refusals}
 	for i, s := range p.Steps {
 		res.Outcomes[i] = Outcome{Action: s.Action, Key: s.Resource.Key, Name: s.Resource.Name, Change: *s.Change}
@@ -253,6 +275,41 @@ func (e *Executor) Execute(ctx context.Context, p Plan) (Result, error) {
 	}
 	r.schedule(ctx, prune)
 	return r.end(start)
+}
+
+// withRelocations returns p with a delete of the old copy appended for
+// each update that moves a resource of a kind addressed under its parent
+// (see ParentAddressed). The delete waits for the update, for the deletes
+// of whatever names the old copy, and goes before its old parent's delete
+// (children first). p itself is not modified.
+func (p Plan) withRelocations(inAddress func(model.Kind) bool) Plan {
+	var moved []int
+	for i, s := range p.Steps[:p.Writes] {
+		if s.Action == diff.ActionUpdate && s.Change != nil && !s.Change.Live.Parent.IsZero() &&
+			s.Change.Live.Parent != s.Resource.Parent && inAddress(s.Resource.Key.Kind) {
+			moved = append(moved, i)
+		}
+	}
+	if len(moved) == 0 {
+		return p
+	}
+	steps := slices.Clip(slices.Clone(p.Steps))
+	for _, i := range moved {
+		old := p.Steps[i].Change.Live
+		at := len(steps)
+		del := Step{Action: diff.ActionDelete, Resource: old, Change: p.Steps[i].Change, After: []int{i}}
+		for j := p.Writes; j < len(p.Steps); j++ {
+			switch r := p.Steps[j].Resource; {
+			case r.Key == old.Parent:
+				steps[j].After = append(slices.Clip(steps[j].After), at)
+			case slices.Contains(references(r), old.Key):
+				del.After = append(del.After, j)
+			}
+		}
+		steps = append(steps, del)
+	}
+	p.Steps = steps
+	return p
 }
 
 // run is the state of one Execute.
@@ -449,14 +506,7 @@ func (r *run) do(ctx context.Context, i int) stepDone {
 	d := stepDone{i: i}
 	for {
 		d.attempts++
-		switch cw, partial := r.e.Gateway.(ChangeWriter); {
-		case s.Action == diff.ActionDelete:
-			d.err = r.e.Gateway.Delete(ctx, s.Resource)
-		case s.Action == diff.ActionUpdate && partial:
-			d.err = cw.PutChange(ctx, s.Resource, changedPaths(*s.Change))
-		default:
-			d.err = r.e.Gateway.Put(ctx, s.Resource)
-		}
+		d.err = r.send(ctx, s)
 		var sr stillReferenced
 		if d.err == nil || d.attempts >= retry.Attempts || !errors.As(d.err, &sr) || !sr.StillReferenced() {
 			break
@@ -473,6 +523,26 @@ func (r *run) do(ctx context.Context, i int) stepDone {
 	}
 	d.took = time.Since(start)
 	return d
+}
+
+// send makes one request of step s. A panic in the gateway fails this step
+// alone (ErrPanic), like any failed request: the run, and the process, go
+// on. Its value is reported without the stack; finish redacts any secret
+// of the step's resources it may quote.
+func (r *run) send(ctx context.Context, s Step) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%s %s: %w: %v", s.Action, s.Resource.Key, ErrPanic, v)
+		}
+	}()
+	switch cw, partial := r.e.Gateway.(ChangeWriter); {
+	case s.Action == diff.ActionDelete:
+		return r.e.Gateway.Delete(ctx, s.Resource)
+	case s.Action == diff.ActionUpdate && partial:
+		return cw.PutChange(ctx, s.Resource, changedPaths(*s.Change))
+	default:
+		return r.e.Gateway.Put(ctx, s.Resource)
+	}
 }
 
 func changedPaths(c diff.Change) []string {

@@ -32,6 +32,11 @@
 // no uniqueness on names, URIs or SNIs (global rules, which may not share a
 // plugin, are keyed by their plugin and never move).
 //
+// A resource that keeps its key but moves to another parent is an update.
+// Where the gateway's address holds the parent (API7 Enterprise's extra
+// upstreams, see ParentAddressed), Execute adds the delete of the copy under
+// the old parent to the prune phase, so the move too writes first.
+//
 // Auth keys are the exception, as APISIX 3.18 refuses a key held twice: a
 // delete that frees a key a write takes over (a renamed credential or
 // consumer keeping its key) runs with the writes, before the write that
