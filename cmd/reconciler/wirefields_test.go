@@ -1,22 +1,15 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/gitops-gateway/reconciler/internal/testcert"
 	"github.com/gitops-gateway/reconciler/pkg/api7/emulator"
 )
 
@@ -321,8 +314,8 @@ func wireBackends() []wireBackend {
 }
 
 func TestEveryFieldReachesTheWireAndReadsBack(t *testing.T) {
-	cert, key := newCertPair(t, "one.example.com")
-	cert2, key2 := newCertPair(t, "two.example.com")
+	cert, key := testcert.New(t, testcert.Options{CommonName: "one.example.com", DNSName: true})
+	cert2, key2 := testcert.New(t, testcert.Options{CommonName: "two.example.com", DNSName: true})
 	for _, b := range wireBackends() {
 		t.Run(b.name, func(t *testing.T) {
 			// One gateway and one sync for all the cases, each in its own
@@ -441,7 +434,7 @@ func TestEveryFieldReachesTheWireAndReadsBack(t *testing.T) {
 // an SSL's key and returns an upstream's client key encrypted, so a dump
 // cannot give them back.
 func TestEveryFieldDumpsInSync(t *testing.T) {
-	cert, _ := newCertPair(t, "one.example.com")
+	cert, _ := testcert.New(t, testcert.Options{CommonName: "one.example.com", DNSName: true})
 	for _, b := range wireBackends() {
 		t.Run(b.name, func(t *testing.T) {
 			g := newGateway(t, b.opts...)
@@ -653,31 +646,4 @@ func shortJSON(v any, ok bool) string {
 		return string(b[:60]) + "…"
 	}
 	return string(b)
-}
-
-// newCertPair returns a fresh self-signed certificate for cn and its key,
-// in PEM.
-func newCertPair(t testing.TB, cn string) (cert, key string) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: cn},
-		DNSNames:     []string{cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
 }

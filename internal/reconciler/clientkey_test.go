@@ -1,44 +1,13 @@
 package reconciler
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"testing"
-	"time"
 
+	"github.com/gitops-gateway/reconciler/internal/testcert"
 	"github.com/gitops-gateway/reconciler/pkg/api7/emulator"
 )
-
-// clientPair returns a fresh client certificate and private key in PEM.
-func clientPair(t *testing.T) (cert, key string) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "gateway-client"},
-		NotBefore: start, NotAfter: start.Add(24 * time.Hour),
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kd, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd}))
-}
 
 // mtlsServices is a service whose default and extra upstreams present a
 // client certificate to their nodes.
@@ -75,7 +44,7 @@ func TestNoFalseDriftOnUpstreamClientKeys(t *testing.T) {
 		{"apisix-3.13", []emulator.Option{emulator.WithAPISIXVersion("3.13.0")}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			cert, key := clientPair(t)
+			cert, key := testcert.New(t, testcert.Options{CommonName: "gateway-client", ClientAuth: true, NotBefore: start})
 			h := newHarness(t, harnessOpts{emu: tt.emu, files: map[string]string{"billing.yaml": mtlsServices(cert, key)}})
 			if c := h.once(); c.Result != ResultSuccess || c.Counts.Applied != 3 {
 				t.Fatalf("first cycle = %+v, want the service, its extra upstream and route applied", c)
@@ -97,7 +66,7 @@ func TestNoFalseDriftOnUpstreamClientKeys(t *testing.T) {
 			}
 			inSync("after the first apply")
 
-			_, key2 := clientPair(t)
+			_, key2 := testcert.New(t, testcert.Options{CommonName: "gateway-client", ClientAuth: true, NotBefore: start})
 			h.repo.commit("rotate the client key", map[string]string{"billing.yaml": mtlsServices(cert, key2)})
 			writes := h.gw.writes()
 			c := h.once()

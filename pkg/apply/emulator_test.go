@@ -2,14 +2,7 @@ package apply_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,6 +11,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/gitops-gateway/reconciler/internal/testcert"
 	"github.com/gitops-gateway/reconciler/pkg/api7"
 	"github.com/gitops-gateway/reconciler/pkg/api7/emulator"
 	"github.com/gitops-gateway/reconciler/pkg/apply"
@@ -74,30 +68,6 @@ func (l *laggard) Delete(ctx context.Context, r model.Resource) error {
 	return l.Gateway.Delete(ctx, r)
 }
 
-// clientCert is a self-signed certificate and its key, in PEM.
-func clientCert(t *testing.T) (cert, key string) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "client.test"}, DNSNames: []string{"client.test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kd, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd}))
-}
-
 func quote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
@@ -112,7 +82,7 @@ func quote(s string) string {
 // tls.client_cert_id must go after its last referrer (APISIX does not check
 // that one on delete).
 func TestReferencesAgainstTheEmulator(t *testing.T) {
-	cert, key := clientCert(t)
+	cert, key := testcert.New(t, testcert.Options{CommonName: "client.test", DNSName: true, ClientAuth: true})
 	ssl := "ssls:\n  - id: client-cert\n    type: client\n    snis: [client.test]\n    certificates:\n      - certificate: " + quote(cert) + "\n        key: " + quote(key) + "\n"
 	const nodes = "nodes: [{host: 10.0.0.1, port: 443, weight: 1}]"
 	keep := "consumers:\n  - username: bystander\n"
