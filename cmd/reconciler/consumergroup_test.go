@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -23,24 +22,7 @@ func TestConsumerGroupMembershipIsSynced(t *testing.T) {
 	gid := model.ConsumerGroupID("gold")
 	member := func() map[string]any {
 		t.Helper()
-		req, err := http.NewRequest(http.MethodGet, g.srv.URL+"/apisix/admin/consumers/member", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("X-API-KEY", testToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		var doc struct {
-			Value map[string]any `json:"value"`
-		}
-		if err := json.Unmarshal(raw, &doc); err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET consumer: %d %s", resp.StatusCode, raw)
-		}
-		return doc.Value
+		return getObject(t, g, "/apisix/admin/consumers/member")
 	}
 	if got := member()["group_id"]; got != gid {
 		t.Fatalf("the consumer's group_id is %v, want %s", got, gid)
